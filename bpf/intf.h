@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * intf.h — the one definition of everything agent_class (BPF) and agentsched (C#) both see:
+ * constants, enums and the layouts of shared map values. The C# twin in
+ * src/AgentSched.Interop/Abi is checked against the BTF of the built object by a test
+ * (tests/AgentSched.Interop.Tests/AbiTests.cs), so a field added here and not there fails the build.
+ *
+ * Rules: fixed-width types only, explicit padding, a size assertion per struct, and
+ * AGENT_ABI_VERSION bumped on any change to a layout or a value below.
+ */
+#ifndef AGENTSCHED_INTF_H
+#define AGENTSCHED_INTF_H
+
+enum agent_abi {
+	AGENT_ABI_VERSION	= 1,
+};
+
+/* Scheduling classes a hint can ask for. NORMAL is also what an unhinted task gets. */
+enum agent_class_id {
+	AGENT_CLASS_NORMAL	= 0,
+	AGENT_CLASS_BURST	= 1,
+	AGENT_CLASS_BATCH	= 2,
+	AGENT_NR_CLASSES	= 3,
+};
+
+/* The scheduler's own dispatch queues, drained in this order. */
+enum agent_dsq_id {
+	AGENT_DSQ_BURST		= 0,
+	AGENT_DSQ_NORMAL	= 1,
+	AGENT_DSQ_BATCH		= 2,
+};
+
+/* Per-CPU counters: the `stats` map holds one `__u64 [AGENT_NR_STATS]` per CPU. */
+enum agent_stat_idx {
+	AGENT_STAT_DISPATCH_BURST,	/* tasks queued or placed as BURST */
+	AGENT_STAT_DISPATCH_NORMAL,	/* ... as NORMAL */
+	AGENT_STAT_DISPATCH_BATCH,	/* ... as BATCH */
+	AGENT_STAT_DIRECT_IDLE,		/* wakeups placed straight onto an idle CPU */
+	AGENT_NR_STATS,
+};
+
+/* A task's hint, written by agentschedd into the `hints` task-storage map keyed by a pidfd. */
+struct agent_hint {
+	__u32 class_id;		/* enum agent_class_id */
+	__u32 flags;		/* reserved, 0 */
+	__u64 window_end_ns;	/* reserved, 0 */
+};
+_Static_assert(sizeof(struct agent_hint) == 16, "struct agent_hint is part of the ABI");
+
+enum agent_exit_sizes {
+	AGENT_EXIT_REASON_LEN	= 128,
+	AGENT_EXIT_MSG_LEN	= 1024,
+};
+
+/* Why the scheduler last left the kernel, copied from struct scx_exit_info in ops.exit. */
+struct agent_exit_info {
+	__s32 kind;		/* enum scx_exit_kind; 0 while attached */
+	__s32 exit_cpu;
+	__s64 exit_code;
+	char reason[AGENT_EXIT_REASON_LEN];
+	char msg[AGENT_EXIT_MSG_LEN];
+};
+_Static_assert(sizeof(struct agent_exit_info) == 1168, "struct agent_exit_info is part of the ABI");
+
+#endif /* AGENTSCHED_INTF_H */

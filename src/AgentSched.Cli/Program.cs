@@ -1,0 +1,3 @@
+using AgentSched.Cli;
+
+return CliApp.Run(args, CliConsole.System);

@@ -1,0 +1,155 @@
+using System.Reflection;
+using System.Text;
+using AgentSched.Interop.Native;
+
+namespace AgentSched.Interop;
+
+/// <summary>
+/// A BPF object file opened with libbpf: set its <c>.rodata</c> tunables, load it, reach its maps,
+/// attach its struct_ops. Dispose it after every <see cref="BpfLink"/> attached from it.
+/// </summary>
+public sealed unsafe class BpfObject : IDisposable
+{
+    /// <summary>The scheduler object built from bpf/agent_class.bpf.c and embedded in this assembly.</summary>
+    public const string AgentClassResource = "agent_class.bpf.o";
+
+    private readonly SafeBpfObjectHandle _handle;
+    private void* _image;   // libbpf reads the ELF image in place until the object is closed
+    private bool _loaded;
+
+    private BpfObject(SafeBpfObjectHandle handle, void* image, string name)
+    {
+        _handle = handle;
+        _image = image;
+        Name = name;
+        Btf = new BtfInfo(Libbpf.ThrowIfNull(Libbpf.ObjectBtf(handle), "bpf_object__btf"));
+    }
+
+    public string Name { get; }
+
+    /// <summary>The object's own BTF: the types and variables the BPF code was compiled with.</summary>
+    public BtfInfo Btf { get; }
+
+    public bool IsLoaded => _loaded;
+
+    /// <summary>Opens the agent_class scheduler object embedded in this assembly.</summary>
+    public static BpfObject OpenEmbedded() => OpenEmbedded(typeof(BpfObject).Assembly, AgentClassResource);
+
+    /// <summary>Opens a BPF object embedded as a resource (bpf/Bpf.targets embeds them by object file name).</summary>
+    public static BpfObject OpenEmbedded(Assembly assembly, string resourceName)
+    {
+        using Stream stream = assembly.GetManifestResourceStream(resourceName)
+            ?? throw new FileNotFoundException($"no embedded BPF object named '{resourceName}' in {assembly.GetName().Name}");
+        byte[] image = new byte[stream.Length];
+        stream.ReadExactly(image);
+        return Open(image, Path.GetFileNameWithoutExtension(Path.GetFileNameWithoutExtension(resourceName)));
+    }
+
+    /// <summary>Opens a BPF object file from disk.</summary>
+    public static BpfObject OpenFile(string path) =>
+        Open(File.ReadAllBytes(path), Path.GetFileNameWithoutExtension(Path.GetFileNameWithoutExtension(path)));
+
+    /// <summary>Opens a BPF object from its ELF image; <paramref name="name"/> prefixes its map names in the kernel.</summary>
+    public static BpfObject Open(ReadOnlySpan<byte> elf, string name)
+    {
+        LibbpfLog.EnsureInstalled();
+        void* image = NativeMemory.Alloc((nuint)elf.Length);
+        elf.CopyTo(new Span<byte>(image, elf.Length));
+        byte[] nameUtf8 = Encoding.UTF8.GetBytes(name + "\0");
+        try
+        {
+            fixed (byte* namePtr = nameUtf8)
+            {
+                var opts = new Libbpf.BpfObjectOpenOpts { Size = (nuint)sizeof(Libbpf.BpfObjectOpenOpts), ObjectName = namePtr };
+                nint obj = Libbpf.ThrowIfNull(Libbpf.ObjectOpenMem(image, (nuint)elf.Length, &opts), "bpf_object__open_mem");
+                return new BpfObject(new SafeBpfObjectHandle(obj), image, name);
+            }
+        }
+        catch
+        {
+            NativeMemory.Free(image);
+            throw;
+        }
+    }
+
+    /// <summary>Sets a <c>const volatile</c> global before <see cref="Load"/>; its offset and size come from BTF.</summary>
+    public void SetRodata<T>(string variable, T value) where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        if (_loaded)
+        {
+            throw new InvalidOperationException($"{Name}: .rodata is frozen once the object is loaded; set '{variable}' before Load()");
+        }
+        *(T*)RodataSlot(variable, sizeof(T)) = value;
+    }
+
+    /// <summary>Reads a <c>const volatile</c> global's value as it will be (or was) loaded.</summary>
+    public T GetRodata<T>(string variable) where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        return *(T*)RodataSlot(variable, sizeof(T));
+    }
+
+    private byte* RodataSlot(string variable, int size)
+    {
+        BtfVariable v = Btf.DatasecVariable(".rodata", variable);
+        if (v.Size != size)
+        {
+            throw new ArgumentException($"{Name}: .rodata variable '{variable}' is {v.Size} bytes, not {size}", nameof(variable));
+        }
+        nint map = Libbpf.ThrowIfNull(Libbpf.ObjectFindMapByName(_handle, ".rodata"), "bpf_object__find_map_by_name(.rodata)");
+        nuint mapSize;
+        byte* data = (byte*)Libbpf.MapInitialValue(map, &mapSize);
+        if (data == null || (nuint)(v.Offset + v.Size) > mapSize)
+        {
+            throw new InvalidOperationException($"{Name}: .rodata variable '{variable}' lies outside the map's initial value");
+        }
+        return data + v.Offset;
+    }
+
+    /// <summary>Loads every program and map into the kernel (the verifier runs here).</summary>
+    public void Load()
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        LibbpfLog.Clear();
+        Libbpf.ThrowIfFailed(Libbpf.ObjectLoad(_handle), "bpf_object__load");
+        _loaded = true;
+    }
+
+    /// <summary>A map of this object by name (as written in the BPF source).</summary>
+    public BpfMap Map(string name)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        nint map = Libbpf.ObjectFindMapByName(_handle, name);
+        if (map == 0)
+        {
+            throw new ArgumentException($"{Name} has no map named '{name}'", nameof(name));
+        }
+        return new BpfMap(this, map, name);
+    }
+
+    /// <summary>Registers a struct_ops map with the kernel (for sched_ext: attaches the scheduler).</summary>
+    public BpfLink AttachStructOps(string mapName)
+    {
+        if (!_loaded)
+        {
+            throw new InvalidOperationException($"{Name}: Load() before attaching '{mapName}'");
+        }
+        BpfMap map = Map(mapName);
+        LibbpfLog.Clear();
+        nint link = Libbpf.ThrowIfNull(Libbpf.MapAttachStructOps(map.Pointer), "bpf_map__attach_struct_ops");
+        return new BpfLink(new SafeBpfLinkHandle(link), mapName);
+    }
+
+    internal SafeBpfObjectHandle Handle => _handle;
+
+    public void Dispose()
+    {
+        _handle.Dispose();
+        if (_image != null)
+        {
+            NativeMemory.Free(_image);
+            _image = null;
+        }
+    }
+}

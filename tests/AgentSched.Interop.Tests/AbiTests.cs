@@ -1,0 +1,65 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using AgentSched.Interop;
+using AgentSched.Interop.Abi;
+
+namespace AgentSched.Interop.Tests;
+
+/// <summary>
+/// The C# twin of bpf/intf.h must match the BTF of the object the build produced: same
+/// enumerators with the same values, same struct sizes and member offsets.
+/// </summary>
+public sealed class AbiTests : IDisposable
+{
+    private readonly BpfObject _obj = BpfObject.OpenEmbedded();
+
+    public void Dispose() => _obj.Dispose();
+
+    [Theory]
+    [InlineData("agent_class_id", "AGENT_CLASS_", typeof(AgentClass), "AGENT_NR_CLASSES")]
+    [InlineData("agent_dsq_id", "AGENT_DSQ_", typeof(AgentDsq), null)]
+    [InlineData("agent_stat_idx", "AGENT_STAT_", typeof(AgentStat), "AGENT_NR_STATS")]
+    public void EnumMatchesBtf(string btfEnum, string prefix, Type csharpEnum, string? countName)
+    {
+        IReadOnlyDictionary<string, long> btf = _obj.Btf.Enum(btfEnum);
+        var expected = btf.Where(kv => kv.Key != countName)
+            .ToDictionary(kv => Pascal(kv.Key[prefix.Length..]), kv => kv.Value);
+        var actual = Enum.GetNames(csharpEnum)
+            .ToDictionary(n => n, n => Convert.ToInt64(Enum.Parse(csharpEnum, n)));
+        Assert.Equal(expected.OrderBy(kv => kv.Key), actual.OrderBy(kv => kv.Key));
+        if (countName is not null)
+        {
+            Assert.Equal(btf[countName], actual.Count);
+        }
+    }
+
+    [Fact]
+    public void ConstantsMatchBtf()
+    {
+        Assert.Equal(AgentAbi.Version, _obj.Btf.Enum("agent_abi")["AGENT_ABI_VERSION"]);
+        IReadOnlyDictionary<string, long> sizes = _obj.Btf.Enum("agent_exit_sizes");
+        Assert.Equal(AgentExitSizes.ReasonLen, sizes["AGENT_EXIT_REASON_LEN"]);
+        Assert.Equal(AgentExitSizes.MsgLen, sizes["AGENT_EXIT_MSG_LEN"]);
+        Assert.Equal(AgentAbi.Version, (int)_obj.GetRodata<uint>("abi_version"));
+    }
+
+    [Theory]
+    [InlineData("agent_hint", typeof(AgentHint))]
+    [InlineData("agent_exit_info", typeof(AgentExitInfo))]
+    public void StructMatchesBtf(string btfStruct, Type csharpStruct)
+    {
+        (int size, IReadOnlyList<BtfMember> members) = _obj.Btf.Struct(btfStruct);
+        Assert.Equal(size, Marshal.SizeOf(csharpStruct));
+        var expected = members.Select(m => (Pascal(m.Name), m.Offset, m.Size)).ToList();
+        var actual = csharpStruct.GetFields(BindingFlags.Public | BindingFlags.Instance)
+            .Select(f => (f.Name, (int)Marshal.OffsetOf(csharpStruct, f.Name), Marshal.SizeOf(f.FieldType)))
+            .OrderBy(f => f.Item2)
+            .ToList();
+        Assert.Equal(expected, actual);
+    }
+
+    /// <summary>DISPATCH_BURST or class_id to DispatchBurst or ClassId.</summary>
+    private static string Pascal(string snake) =>
+        string.Concat(snake.Split('_', StringSplitOptions.RemoveEmptyEntries)
+            .Select(w => char.ToUpperInvariant(w[0]) + w[1..].ToLowerInvariant()));
+}

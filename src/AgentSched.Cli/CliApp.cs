@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using AgentSched.Cli.Commands;
 using AgentSched.Interop.Kernel;
 
@@ -18,6 +19,15 @@ public static class CliApp
     public static int Run(string[] args, CliConsole console, Func<SchedExtStatus>? readStatus = null)
     {
         ParseResult parsed = Create(console, readStatus).Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (ParseError error in parsed.Errors)
+            {
+                console.Error.WriteLine($"agentsched: {error.Message}");
+            }
+            console.Error.WriteLine("agentsched: see 'agentsched --help'");
+            return (int)ReturnCode.UsageError;
+        }
         return parsed.Invoke(new InvocationConfiguration { Output = console.Out, Error = console.Error });
     }
 }

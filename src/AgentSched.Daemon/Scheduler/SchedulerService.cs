@@ -46,6 +46,11 @@ public sealed partial class SchedulerService(
         {
             throw new DaemonStartupException(DaemonExitCode.LoadFailed, $"loading the agent_class scheduler failed: {e.Message}", e);
         }
+        catch (Exception e) when (e is KeyNotFoundException or ArgumentException or IOException)
+        {
+            // A Scheduler:ObjectPath object that lacks a tunable or map agentschedd sets, or cannot be read.
+            throw new DaemonStartupException(DaemonExitCode.LoadFailed, $"loading the agent_class scheduler failed: {e.Message}", e);
+        }
 
         status = readStatus();
         LogAttached(status.Ops ?? "?", status.State, o.SliceUs, o.BatchSliceMultiplier, status.KernelRelease);

@@ -8,7 +8,7 @@ namespace AgentSched.Interop;
 /// </summary>
 public sealed class BpfException : Exception
 {
-    private BpfException(string operation, int errno, string libbpfLog)
+    public BpfException(string operation, int errno, string libbpfLog = "")
         : base(Describe(operation, errno, libbpfLog))
     {
         Operation = operation;

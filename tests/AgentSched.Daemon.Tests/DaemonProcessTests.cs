@@ -1,0 +1,37 @@
+using AgentSched.Tests;
+
+namespace AgentSched.Daemon.Tests;
+
+/// <summary>The built agentschedd, run as a user would run it on this host (no sched_ext).</summary>
+public sealed class DaemonProcessTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task WithoutSchedExtItExitsWithOneLineAndCode3()
+    {
+        Assert.False(Directory.Exists("/sys/kernel/sched_ext"), "this test expects a host kernel without sched_ext");
+
+        ProcessResult r = await ProcessRunner.RunAsync(RepoPaths.Daemon, [], s_timeout);
+
+        Assert.Equal((int)DaemonExitCode.NoSchedExt, r.ExitCode);
+        string line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Matches(@"^agentschedd: this kernel \(.+\) has no sched_ext \(CONFIG_SCHED_CLASS_EXT\); see agentsched doctor$", line);
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public async Task InvalidOptionsAreNamedOnePerLineWithCode2()
+    {
+        ProcessResult r = await ProcessRunner.RunAsync(RepoPaths.Daemon,
+            ["--Scheduler:SliceUs=5", "--Scheduler:BatchSliceMultiplier=0"], s_timeout);
+
+        Assert.Equal((int)DaemonExitCode.InvalidConfiguration, r.ExitCode);
+        Assert.Equal(
+            [
+                "agentschedd: invalid configuration: Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)",
+                "agentschedd: invalid configuration: Scheduler:BatchSliceMultiplier must be between 1 and 64 (got 0)",
+            ],
+            r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AgentSched.Daemon;
+using AgentSched.Interop.Abi;
+using AgentSched.Interop.Kernel;
+
+namespace AgentSched.Kernel.Tests;
+
+/// <summary>agentschedd against the real kernel: attach, schedule, detach, and its refusals.</summary>
+public sealed class DaemonLifecycleTests
+{
+    private static readonly TimeSpan s_exit = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task AttachesWithin10SecondsSchedulesEveryTaskAndDetachesOnSigterm()
+    {
+        Assert.Equal("disabled", SchedExtStatus.Read().State);
+        using var daemon = DaemonProcess.Start();
+
+        TimeSpan took = await DaemonProcess.WaitForSchedExtAsync(
+            s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached");
+        Console.WriteLine($"agent_class enabled {took.TotalMilliseconds:F0} ms after agentschedd started");
+
+        // Full mode: this very process (a fair-class task) now runs on sched_ext ...
+        Assert.True(SchedExtStatus.Read().SwitchAll);
+        Assert.Matches(@"ext\.enabled\s*:\s*1", File.ReadAllText("/proc/self/sched"));
+        // ... and the scheduler's own counters show it placing and queueing tasks.
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        ulong[] stats = ReadStatsWithBpftool();
+        Assert.True(stats[(int)AgentStat.DispatchNormal] + stats[(int)AgentStat.DirectIdle] > 0,
+            $"agent_class counted no dispatches: [{string.Join(", ", stats)}]");
+
+        daemon.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await daemon.WaitForExitAsync(s_exit));
+        Assert.Equal("disabled", SchedExtStatus.Read().State);
+        Assert.Contains("scheduler agent_class attached", daemon.Output);
+        Assert.Contains("scheduler detached", daemon.Output);
+    }
+
+    [Fact]
+    public async Task ASecondDaemonIsRefusedInOneLineAndTheFirstKeepsRunning()
+    {
+        using var first = DaemonProcess.Start();
+        await DaemonProcess.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached");
+        long? seq = SchedExtStatus.Read().EnableSeq;
+
+        using var second = DaemonProcess.Start();
+        int code = await second.WaitForExitAsync(s_exit);
+
+        Assert.Equal((int)DaemonExitCode.SchedulerBusy, code);
+        Assert.Equal(
+            "agentschedd: another sched_ext scheduler is already attached (agent_class, state enabled); detach it before starting agentschedd",
+            second.Output.Trim());
+        SchedExtStatus after = SchedExtStatus.Read();
+        Assert.Equal(("enabled", "agent_class", seq), (after.State, after.Ops, after.EnableSeq));
+
+        first.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await first.WaitForExitAsync(s_exit));
+        Assert.Equal("disabled", SchedExtStatus.Read().State);
+    }
+
+    [Fact]
+    public async Task AVerifierRejectionFailsTheDaemonWithTheVerifiersMessage()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "verifier_reject_ops.bpf.o");
+        using (Stream s = typeof(DaemonLifecycleTests).Assembly.GetManifestResourceStream("verifier_reject_ops.bpf.o")!)
+        using (FileStream f = File.Create(path))
+        {
+            s.CopyTo(f);
+        }
+
+        using var daemon = DaemonProcess.Start($"--Scheduler:ObjectPath={path}");
+        int code = await daemon.WaitForExitAsync(s_exit);
+
+        Assert.Equal((int)DaemonExitCode.LoadFailed, code);
+        Assert.StartsWith("agentschedd: loading the agent_class scheduler failed: bpf_object__load failed: EACCES", daemon.Output);
+        Assert.Contains("invalid mem access 'map_value_or_null'", daemon.Output);
+        Assert.Equal("disabled", SchedExtStatus.Read().State);
+    }
+
+    /// <summary>The per-CPU `stats` map summed over CPUs, read the way an operator would, with bpftool.</summary>
+    private static ulong[] ReadStatsWithBpftool()
+    {
+        var psi = new ProcessStartInfo("bpftool", ["--json", "map", "dump", "name", "stats"]) { RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        string json = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+        var sums = new ulong[Enum.GetValues<AgentStat>().Length];
+        using JsonDocument doc = JsonDocument.Parse(json);
+        foreach (JsonElement cpu in doc.RootElement[0].GetProperty("values").EnumerateArray())
+        {
+            int i = 0;
+            foreach (JsonElement v in cpu.GetProperty("value").EnumerateArray())
+            {
+                sums[i++] += v.GetUInt64();
+            }
+        }
+        return sums;
+    }
+}

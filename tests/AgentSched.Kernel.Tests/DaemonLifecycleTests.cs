@@ -17,9 +17,9 @@ public sealed class DaemonLifecycleTests
         Assert.Equal("disabled", SchedExtStatus.Read().State);
         using var daemon = DaemonProcess.Start();
 
-        TimeSpan took = await DaemonProcess.WaitForSchedExtAsync(
+        TimeSpan took = await daemon.WaitForSchedExtAsync(
             s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached");
-        Console.WriteLine($"agent_class enabled {took.TotalMilliseconds:F0} ms after agentschedd started");
+        TestContext.Current.TestOutputHelper?.WriteLine($"agent_class enabled {took.TotalMilliseconds:F0} ms after agentschedd started");
 
         // Full mode: this very process (a fair-class task) now runs on sched_ext ...
         Assert.True(SchedExtStatus.Read().SwitchAll);
@@ -41,7 +41,7 @@ public sealed class DaemonLifecycleTests
     public async Task ASecondDaemonIsRefusedInOneLineAndTheFirstKeepsRunning()
     {
         using var first = DaemonProcess.Start();
-        await DaemonProcess.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached");
+        await first.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached");
         long? seq = SchedExtStatus.Read().EnableSeq;
 
         using var second = DaemonProcess.Start();
@@ -88,7 +88,9 @@ public sealed class DaemonLifecycleTests
         Assert.Equal(0, p.ExitCode);
         var sums = new ulong[Enum.GetValues<AgentStat>().Length];
         using JsonDocument doc = JsonDocument.Parse(json);
-        foreach (JsonElement cpu in doc.RootElement[0].GetProperty("values").EnumerateArray())
+        // With --json bpftool prints the raw bytes, and the BTF-typed value under "formatted".
+        JsonElement entry = doc.RootElement[0].GetProperty("formatted");
+        foreach (JsonElement cpu in entry.GetProperty("values").EnumerateArray())
         {
             int i = 0;
             foreach (JsonElement v in cpu.GetProperty("value").EnumerateArray())

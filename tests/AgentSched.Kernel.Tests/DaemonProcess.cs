@@ -48,8 +48,15 @@ internal sealed partial class DaemonProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Polls sched_ext until <paramref name="condition"/> holds; returns how long it took from the daemon's start.</summary>
+    public async Task<TimeSpan> WaitForSchedExtAsync(Func<SchedExtStatus, bool> condition, TimeSpan timeout, string what)
+    {
+        await WaitForSchedExtAsync(condition, timeout - (DateTime.Now - _process.StartTime), what, () => Output);
+        return DateTime.Now - _process.StartTime;
+    }
+
     /// <summary>Polls sched_ext until <paramref name="condition"/> holds; returns how long it took.</summary>
-    public static async Task<TimeSpan> WaitForSchedExtAsync(Func<SchedExtStatus, bool> condition, TimeSpan timeout, string what)
+    public static async Task<TimeSpan> WaitForSchedExtAsync(Func<SchedExtStatus, bool> condition, TimeSpan timeout, string what, Func<string>? context = null)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
@@ -58,10 +65,11 @@ internal sealed partial class DaemonProcess : IDisposable
             {
                 return clock.Elapsed;
             }
-            await Task.Delay(50);
+            await Task.Delay(100);
         }
         SchedExtStatus last = SchedExtStatus.Read();
-        throw new TimeoutException($"{what} did not happen within {timeout.TotalSeconds} s (state {last.State}, ops {last.Ops ?? "none"})");
+        throw new TimeoutException($"{what} did not happen within {timeout.TotalSeconds:F1} s (state {last.State}, ops {last.Ops ?? "none"})"
+            + (context is null ? "" : $"; daemon output:\n{context()}"));
     }
 
     public void Dispose()

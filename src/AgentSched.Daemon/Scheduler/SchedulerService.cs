@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AgentSched.Interop;
 using AgentSched.Interop.Kernel;
 using Microsoft.Extensions.Hosting;
@@ -29,6 +30,7 @@ public sealed partial class SchedulerService(
         }
 
         SchedulerOptions o = options.Value;
+        long started = Stopwatch.GetTimestamp();
         try
         {
             scheduler.Attach(o);
@@ -52,8 +54,9 @@ public sealed partial class SchedulerService(
             throw new DaemonStartupException(DaemonExitCode.LoadFailed, $"loading the agent_class scheduler failed: {e.Message}", e);
         }
 
+        TimeSpan took = Stopwatch.GetElapsedTime(started);
         status = readStatus();
-        LogAttached(status.Ops ?? "?", status.State, o.SliceUs, o.BatchSliceMultiplier, status.KernelRelease);
+        LogAttached(status.Ops ?? "?", status.State, (long)took.TotalMilliseconds, o.SliceUs, o.BatchSliceMultiplier, status.KernelRelease);
         return Task.CompletedTask;
     }
 
@@ -73,8 +76,8 @@ public sealed partial class SchedulerService(
             inner);
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "scheduler {Ops} attached (sched_ext {State}; slice {SliceUs} us, batch x{BatchMult}; kernel {Kernel})")]
-    private partial void LogAttached(string ops, string state, int sliceUs, int batchMult, string kernel);
+        Message = "scheduler {Ops} attached in {AttachMs} ms (sched_ext {State}; slice {SliceUs} us, batch x{BatchMult}; kernel {Kernel})")]
+    private partial void LogAttached(string ops, string state, long attachMs, int sliceUs, int batchMult, string kernel);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "scheduler detached (sched_ext {State})")]
     private partial void LogDetached(string state);

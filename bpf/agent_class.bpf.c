@@ -24,6 +24,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -173,7 +174,8 @@ void BPF_STRUCT_OPS(agent_exit, struct scx_exit_info *ei)
 	if (!out)
 		return;
 	out->kind = ei->kind;
-	out->exit_cpu = ei->exit_cpu;
+	/* exit_cpu appeared after 6.19: CO-RE drops this read on kernels without it. */
+	out->exit_cpu = bpf_core_field_exists(ei->exit_cpu) ? ei->exit_cpu : -1;
 	out->exit_code = ei->exit_code;
 	bpf_probe_read_kernel_str(out->reason, sizeof(out->reason), ei->reason);
 	bpf_probe_read_kernel_str(out->msg, sizeof(out->msg), ei->msg);

@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace AgentSched.Workload;
+
+/// <summary>What an agent loop measured: step count and rate, and step latency percentiles in µs.</summary>
+internal sealed record StepResult(int Steps, double Seconds, double StepsPerSecond, double P50Us, double P99Us, double MaxUs, int CpuUsPerStep)
+{
+    public static StepResult From(List<double> latenciesUs, TimeSpan elapsed, int cpuUsPerStep)
+    {
+        double[] sorted = [.. latenciesUs];
+        Array.Sort(sorted);
+        return new StepResult(sorted.Length, elapsed.TotalSeconds, sorted.Length / elapsed.TotalSeconds,
+            Percentile(sorted, 50), Percentile(sorted, 99), sorted.Length == 0 ? 0 : sorted[^1], cpuUsPerStep);
+    }
+
+    /// <summary>Nearest-rank percentile of an ascending array; 0 when it is empty.</summary>
+    public static double Percentile(double[] sorted, double p)
+    {
+        if (sorted.Length == 0)
+        {
+            return 0;
+        }
+        int rank = (int)Math.Ceiling(p / 100 * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
+    }
+
+    public string ToJson()
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("steps", Steps);
+            w.WriteNumber("seconds", Math.Round(Seconds, 3));
+            w.WriteNumber("steps_per_second", Math.Round(StepsPerSecond, 2));
+            w.WriteNumber("cpu_us_per_step", CpuUsPerStep);
+            w.WriteNumber("p50_us", Math.Round(P50Us));
+            w.WriteNumber("p99_us", Math.Round(P99Us));
+            w.WriteNumber("max_us", Math.Round(MaxUs));
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    public string ToText() => string.Create(CultureInfo.InvariantCulture,
+        $"{Steps} steps in {Seconds:F1} s ({StepsPerSecond:F1}/s); step latency p50 {P50Us / 1000:F2} ms, p99 {P99Us / 1000:F2} ms, max {MaxUs / 1000:F2} ms (CPU per step {CpuUsPerStep / 1000.0:F1} ms)");
+}

@@ -127,21 +127,23 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	__u32 class_id = task_class(p);
+	__u64 dsq_id;
 
 	switch (class_id) {
 	case AGENT_CLASS_BURST:
-		scx_bpf_dsq_insert(p, AGENT_DSQ_BURST, slice_ns, enq_flags);
+		dsq_id = AGENT_DSQ_BURST;
 		stat_inc(AGENT_STAT_DISPATCH_BURST);
 		break;
 	case AGENT_CLASS_BATCH:
-		scx_bpf_dsq_insert(p, AGENT_DSQ_BATCH, class_slice(class_id), enq_flags);
+		dsq_id = AGENT_DSQ_BATCH;
 		stat_inc(AGENT_STAT_DISPATCH_BATCH);
 		break;
 	default:
-		scx_bpf_dsq_insert(p, AGENT_DSQ_NORMAL, slice_ns, enq_flags);
+		dsq_id = AGENT_DSQ_NORMAL;
 		stat_inc(AGENT_STAT_DISPATCH_NORMAL);
 		break;
 	}
+	scx_bpf_dsq_insert(p, dsq_id, class_slice(class_id), enq_flags);
 }
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)

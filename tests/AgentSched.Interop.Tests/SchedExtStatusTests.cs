@@ -21,15 +21,22 @@ public sealed class SchedExtStatusTests : IDisposable
         Assert.False(s.IsAttached);
     }
 
-    [Fact]
-    public void ReadsAnAttachedScheduler()
+    /// <summary>A fake /sys/kernel/sched_ext with these files (relative path, content).</summary>
+    private string FakeSysfs(params (string File, string Text)[] files)
     {
         string root = Path.Combine(_dir, "sched_ext");
         Directory.CreateDirectory(Path.Combine(root, "root"));
-        File.WriteAllText(Path.Combine(root, "state"), "enabled\n");
-        File.WriteAllText(Path.Combine(root, "root", "ops"), "agent_class\n");
-        File.WriteAllText(Path.Combine(root, "enable_seq"), "7\n");
-        File.WriteAllText(Path.Combine(root, "switch_all"), "1\n");
+        foreach ((string file, string text) in files)
+        {
+            File.WriteAllText(Path.Combine(root, file), text + "\n");
+        }
+        return root;
+    }
+
+    [Fact]
+    public void ReadsAnAttachedScheduler()
+    {
+        string root = FakeSysfs(("state", "enabled"), ("root/ops", "agent_class"), ("enable_seq", "7"), ("switch_all", "1"));
 
         SchedExtStatus s = SchedExtStatus.Read(root, Path.Combine(_dir, "osrelease"));
 
@@ -40,10 +47,7 @@ public sealed class SchedExtStatusTests : IDisposable
     [Fact]
     public void DisabledHasNoOps()
     {
-        string root = Path.Combine(_dir, "sched_ext");
-        Directory.CreateDirectory(Path.Combine(root, "root"));
-        File.WriteAllText(Path.Combine(root, "state"), "disabled\n");
-        File.WriteAllText(Path.Combine(root, "root", "ops"), "agent_class\n");
+        string root = FakeSysfs(("state", "disabled"), ("root/ops", "agent_class"));
 
         SchedExtStatus s = SchedExtStatus.Read(root);
 

@@ -2,24 +2,54 @@
 /*
  * agent_class — a sched_ext scheduler for hosts that run AI agents.
  *
- * An agent is a chain of short, dependent steps: each one needs a few milliseconds of CPU and
- * gates everything after it. This scheduler keeps three queues and always drains them in order:
+ * An agent is a chain of short, dependent steps: each needs a few milliseconds of CPU and gates
+ * everything after it. agent_class runs such steps at once while batch work keeps its throughput.
  *
- *   BURST   latency-critical steps (an agent's orchestration thread, a tool it just forked)
- *   NORMAL  everything without a hint
- *   BATCH   declared throughput work (inference workers, compiles), with a longer slice
+ * Classes. A task's class comes from a hint agentschedd writes into the `hints` task-storage map
+ * through a pidfd, so a hint lives and dies with its task and can never apply to a later process
+ * that reuses the pid. A hint on a thread-group leader covers the whole process.
+ *   BURST   latency-critical steps: an agent's orchestration thread, a tool it just forked
+ *   NORMAL  everything without a hint (in full mode: every other task on the machine)
+ *   BATCH   declared throughput work (inference workers, compiles)
+ * A child forked by a BURST or BATCH task starts in its parent's class (and window), so a tool is
+ * covered before its first instruction; budgets are per task.
  *
- * A task's class comes from a hint that agentschedd writes into the `hints` task-storage map,
- * keyed by the task (through a pidfd), so a hint dies with its task and can never apply to a
- * later process that reuses the pid. A hint on a thread-group leader covers the whole process.
+ * Hints decay. A hint may carry a window end (a step window the runtime opened for a tool call);
+ * past it the task is NORMAL until userspace renews the hint. BURST is bounded twice even with no
+ * window: a task that runs longer than step_budget_ns without blocking is NORMAL until it blocks
+ * again, and a task whose BURST CPU time reaches credit_share_pct of credit_period_ns is NORMAL
+ * until the period rolls over. So a standing mark on an agent's thread works, and a spinner that
+ * naps to refresh its step budget still gets at most its share. Demotions are counted.
  *
- * This is the first slice of the policy: strict queue order and slices. Step windows, burst
- * budgets, wakeup placement, anti-migration and the starvation guard come next; until then a
- * BURST task can starve the other queues, so only mark tasks that block often.
+ * Dispatch order: BURST, then NORMAL, then BATCH.
+ *   BURST is FIFO: every BURST run is capped by the step budget, so ordering by deadline would
+ *   buy little over arrival order and cost a vtime computation on the hottest path.
+ *   NORMAL is weighted virtual time (nice-aware, sleepers' credit capped at one slice), so in
+ *   full mode the rest of the machine is shared fairly.
+ *   BATCH is FIFO with a batch_slice_mult times longer slice: fewer switches, better caches.
+ * Starvation guard: when the oldest task of NORMAL or BATCH has waited longer than starve_ns, it
+ * is dispatched ahead of BURST. No runnable task waits much longer than starve_ns plus a slice.
  *
- * Tunables (.rodata, set by agentschedd between open and load):
- *   slice_ns              time slice of BURST and NORMAL tasks          (default 3 ms)
- *   batch_slice_mult      BATCH slice = slice_ns * batch_slice_mult     (default 4)
+ * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
+ * wakes it synchronously (a pipe or socket hand-off: the waker is about to block), the head of the
+ * waker's CPU, which frees up first and needs no IPI; else an idle CPU in the waker's LLC (where
+ * the data it was woken for is); else its home CPU if idle (the hint's, or the one it last ran on);
+ * else an idle whole core; else a CPU running NORMAL or BATCH work, which is preempted. After placement the task is pinned to that CPU for antimig_ns: a preempted BURST task
+ * goes back onto that CPU's local queue, so no other CPU pulls it away mid-step. NORMAL and BATCH
+ * use the kernel's default idle selection.
+ *
+ * Tunables (.rodata, set by agentschedd before load; defaults here):
+ *   slice_ns            3 ms     slice of BURST and NORMAL
+ *   batch_slice_mult    4        BATCH slice = slice_ns * batch_slice_mult
+ *   step_budget_ns      8 ms     BURST CPU per step (a hint may set its own)
+ *   credit_period_ns    100 ms   BURST credit period ...
+ *   credit_share_pct    50       ... and the share of one CPU a task may use as BURST in it
+ *   starve_ns           100 ms   starvation bound (generous: qemu TCG inflates every time by ~10x)
+ *   antimig_ns          500 us   anti-migration window after a BURST placement
+ *   nr_cpus             -        possible CPUs, for loops over CPUs
+ *
+ * Caveats: LLC topology comes from the `cpu_llc` map, which userspace fills (all zero means one
+ * LLC). Step windows use CLOCK_MONOTONIC (bpf_ktime_get_ns), the clock userspace writes them in.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -29,13 +59,21 @@
 
 char _license[] SEC("license") = "GPL";
 
+#define ENOMEM 12	/* vmlinux.h carries no errno macros */
+
 const volatile __u64 slice_ns = 3000000;
 const volatile __u32 batch_slice_mult = 4;
+const volatile __u64 step_budget_ns = 8000000;
+const volatile __u64 credit_period_ns = 100000000;
+const volatile __u32 credit_share_pct = 50;
+const volatile __u64 starve_ns = 100000000;
+const volatile __u64 antimig_ns = 500000;
+const volatile __u32 nr_cpus = 1;
 const volatile __u32 abi_version = AGENT_ABI_VERSION;
 
 /*
- * Never read: it makes clang emit every enum of intf.h into the object's BTF, where the test
- * of the C# twin (AbiTests) finds them. The structs get there through the maps below.
+ * Never read: it makes clang emit intf.h's enums (and the kernel's ops flags, which userspace
+ * sets before load) into the object's BTF, where userspace and AbiTests find them.
  */
 const volatile struct {
 	enum agent_abi abi;
@@ -43,6 +81,9 @@ const volatile struct {
 	enum agent_dsq_id dsq_id;
 	enum agent_stat_idx stat_idx;
 	enum agent_exit_sizes exit_sizes;
+	enum agent_limits limits;
+	enum agent_latency_sizes latency_sizes;
+	enum scx_ops_flags ops_flags;
 } abi_anchor;
 
 /* A struct_ops callback; the _SLEEPABLE form may block (ops.init creates DSQs). */
@@ -63,12 +104,38 @@ const volatile struct {
 	scx_bpf_error_bstr(___fmt, ___param, sizeof(___param));			\
 })
 
+/* The scheduler's own per-task state. */
+struct task_ctx {
+	__u64 queued_at;		/* when it last became runnable and waited; 0 while on a CPU */
+	__u64 running_at;		/* when it last got a CPU */
+	__u64 step_ns;			/* CPU used since it last blocked */
+	__u64 period_start;		/* start of its current credit period */
+	__u64 period_burst_ns;		/* CPU used as BURST in that period */
+	__u64 pin_until;		/* end of its anti-migration window */
+	__u64 inherited_window_end;	/* window of the class inherited at fork */
+	__s32 pin_cpu;			/* CPU it was placed on for that window */
+	__s32 last_cpu;			/* learned home CPU */
+	__u32 inherited_class;		/* class inherited at fork; AGENT_NR_CLASSES when none */
+	__u32 run_class;		/* class it was last queued or placed with */
+	__u8 step_demoted;
+	__u8 period_demoted;
+	__u8 window_expired;
+	__u8 pad[5];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct agent_hint);
 } hints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -78,11 +145,30 @@ struct {
 } stats SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct agent_latency);
+} latency SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AGENT_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, __u32);
+} cpu_llc SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct agent_exit_info);
 } exit_info SEC(".maps");
+
+/* The class of the task each CPU last started running. */
+__u32 cpu_class[AGENT_MAX_CPUS];
+/* The NORMAL queue's virtual clock. */
+__u64 vtime_now;
 
 static void stat_inc(enum agent_stat_idx idx)
 {
@@ -93,16 +179,77 @@ static void stat_inc(enum agent_stat_idx idx)
 		cnt[idx]++;
 }
 
-static __u32 task_class(struct task_struct *p)
+static void record_wait(__u32 class_id, __u64 wait_ns)
 {
-	struct agent_hint *hint;
+	__u32 zero = 0, bucket = 0;
+	struct agent_latency *lat = bpf_map_lookup_elem(&latency, &zero);
 
-	hint = bpf_task_storage_get(&hints, p, NULL, 0);
+	if (!lat || class_id >= AGENT_NR_CLASSES)
+		return;
+	while (bucket < AGENT_LAT_BUCKETS - 1 && (wait_ns >> (bucket + 1)))
+		bucket++;
+	lat->buckets[class_id][bucket]++;
+	if (wait_ns > lat->max_wait_ns[class_id])
+		lat->max_wait_ns[class_id] = wait_ns;
+}
+
+static struct task_ctx *lookup_ctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, NULL, 0);
+}
+
+static struct agent_hint *lookup_hint(struct task_struct *p)
+{
+	struct agent_hint *hint = bpf_task_storage_get(&hints, p, NULL, 0);
+
 	if (!hint && p->group_leader != p)
 		hint = bpf_task_storage_get(&hints, p->group_leader, NULL, 0);
-	if (!hint || hint->class_id >= AGENT_NR_CLASSES)
+	return hint;
+}
+
+static bool cpu_allowed(struct task_struct *p, s32 cpu)
+{
+	return cpu >= 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+}
+
+/* The class the hint (own, group leader's, or inherited) asks for, before budgets. */
+static __u32 hinted_class(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
+{
+	__u32 class_id;
+	__u64 window_end;
+
+	if (hint) {
+		class_id = hint->class_id;
+		window_end = hint->window_end_ns;
+	} else {
+		class_id = tctx->inherited_class;
+		window_end = tctx->inherited_window_end;
+	}
+	if (class_id >= AGENT_NR_CLASSES)
 		return AGENT_CLASS_NORMAL;
-	return hint->class_id;
+	if (window_end && now > window_end) {
+		if (!tctx->window_expired) {
+			tctx->window_expired = 1;
+			stat_inc(AGENT_STAT_WINDOW_EXPIRED);
+		}
+		return AGENT_CLASS_NORMAL;
+	}
+	tctx->window_expired = 0;
+	return class_id;
+}
+
+/* The class a task is scheduled in now: its hint's, unless a window or budget says NORMAL. */
+static __u32 effective_class(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
+{
+	__u32 class_id = hinted_class(p, tctx, hint, now);
+
+	if (class_id != AGENT_CLASS_BURST)
+		return class_id;
+	if (tctx->step_demoted)
+		return AGENT_CLASS_NORMAL;
+	if (tctx->period_demoted && now - tctx->period_start < credit_period_ns)
+		return AGENT_CLASS_NORMAL;
+	return AGENT_CLASS_BURST;
 }
 
 static __u64 class_slice(__u32 class_id)
@@ -110,49 +257,327 @@ static __u64 class_slice(__u32 class_id)
 	return class_id == AGENT_CLASS_BATCH ? slice_ns * batch_slice_mult : slice_ns;
 }
 
-s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+static void count_dispatch(__u32 class_id)
 {
-	bool is_idle = false;
+	if (class_id == AGENT_CLASS_BURST)
+		stat_inc(AGENT_STAT_DISPATCH_BURST);
+	else if (class_id == AGENT_CLASS_BATCH)
+		stat_inc(AGENT_STAT_DISPATCH_BATCH);
+	else
+		stat_inc(AGENT_STAT_DISPATCH_NORMAL);
+}
+
+static __u32 llc_of(s32 cpu)
+{
+	__u32 key = cpu, *llc = bpf_map_lookup_elem(&cpu_llc, &key);
+
+	return llc ? *llc : 0;
+}
+
+static bool runs_burst(s32 cpu)
+{
+	return cpu >= 0 && cpu < AGENT_MAX_CPUS && cpu_class[cpu & (AGENT_MAX_CPUS - 1)] == AGENT_CLASS_BURST;
+}
+
+/* A CPU p may use that runs NORMAL or BATCH work, preferring @first; -1 if every one runs BURST. */
+static s32 preemptible_cpu(struct task_struct *p, s32 first)
+{
 	s32 cpu;
 
-	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
-	if (is_idle) {
-		/* Nothing else wants that CPU: skip the queues. */
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, class_slice(task_class(p)), 0);
+	if (cpu_allowed(p, first) && !runs_burst(first))
+		return first;
+	bpf_for(cpu, 0, nr_cpus) {
+		if (cpu >= AGENT_MAX_CPUS)
+			break;
+		if (cpu_allowed(p, cpu) && !runs_burst(cpu))
+			return cpu;
+	}
+	return -1;
+}
+
+enum placement {
+	PLACE_IDLE,	/* an idle CPU: just queue there */
+	PLACE_SYNC,	/* the waker's CPU: queue at its head, the waker is about to block */
+	PLACE_PREEMPT,	/* a CPU running NORMAL/BATCH: queue at its head and kick it */
+};
+
+/* Where a waking BURST task runs (see the top comment), and how it gets that CPU. */
+static s32 pick_burst_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, struct agent_hint *hint,
+			  struct task_ctx *tctx, enum placement *how)
+{
+	s32 cpu, home, this_cpu = bpf_get_smp_processor_id();
+	__u32 waker_llc = llc_of(this_cpu);
+
+	*how = PLACE_IDLE;
+	if (cpu_allowed(p, prev_cpu) && scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+		return prev_cpu;
+	if ((wake_flags & SCX_WAKE_SYNC) && runs_burst(this_cpu) && cpu_allowed(p, this_cpu)) {
+		*how = PLACE_SYNC;
+		return this_cpu;
+	}
+	bpf_for(cpu, 0, nr_cpus) {
+		if (cpu >= AGENT_MAX_CPUS)
+			break;
+		if (llc_of(cpu) == waker_llc && cpu_allowed(p, cpu) && scx_bpf_test_and_clear_cpu_idle(cpu))
+			return cpu;
+	}
+	home = hint && hint->home_cpu >= 0 ? hint->home_cpu : tctx->last_cpu;
+	if (cpu_allowed(p, home) && scx_bpf_test_and_clear_cpu_idle(home))
+		return home;
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, SCX_PICK_IDLE_CORE);
+	if (cpu >= 0)
+		return cpu;
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		return cpu;
+	cpu = preemptible_cpu(p, prev_cpu);
+	*how = PLACE_PREEMPT;
+	return cpu;
+}
+
+s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	struct task_ctx *tctx = lookup_ctx(p);
+	struct agent_hint *hint;
+	__u64 now = bpf_ktime_get_ns();
+	enum placement how;
+	bool is_idle = false;
+	__u32 class_id;
+	s32 cpu;
+
+	if (!tctx)
+		return prev_cpu;
+	hint = lookup_hint(p);
+	class_id = effective_class(p, tctx, hint, now);
+	tctx->run_class = class_id;
+
+	if (class_id != AGENT_CLASS_BURST) {
+		cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+		if (is_idle) {
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, class_slice(class_id), 0);
+			stat_inc(AGENT_STAT_DIRECT_IDLE);
+			count_dispatch(class_id);
+		}
+		return cpu;
+	}
+
+	cpu = pick_burst_cpu(p, prev_cpu, wake_flags, hint, tctx, &how);
+	if (cpu < 0)
+		return prev_cpu;	/* every CPU runs BURST: wait in the BURST queue */
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, how == PLACE_IDLE ? 0 : SCX_ENQ_HEAD);
+	count_dispatch(AGENT_CLASS_BURST);
+	if (how == PLACE_PREEMPT) {
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		stat_inc(AGENT_STAT_KICK_PREEMPT);
+	} else if (how == PLACE_IDLE) {
 		stat_inc(AGENT_STAT_DIRECT_IDLE);
 	}
+	tctx->pin_cpu = cpu;
+	tctx->pin_until = now + antimig_ns;
 	return cpu;
+}
+
+/* Gets a CPU to pick up a queued BURST task: wake an idle one, or preempt NORMAL/BATCH work. */
+static void kick_for_burst(struct task_struct *p, s32 prefer)
+{
+	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+	if (cpu >= 0) {
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		return;
+	}
+	cpu = preemptible_cpu(p, prefer);
+	if (cpu >= 0) {
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		stat_inc(AGENT_STAT_KICK_PREEMPT);
+	}
 }
 
 void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	__u32 class_id = task_class(p);
-	__u64 dsq_id;
+	struct task_ctx *tctx = lookup_ctx(p);
+	__u64 now = bpf_ktime_get_ns(), vtime;
+	__u32 class_id;
+
+	if (!tctx) {
+		scx_bpf_dsq_insert(p, AGENT_DSQ_NORMAL, slice_ns, enq_flags);
+		return;
+	}
+	class_id = effective_class(p, tctx, lookup_hint(p), now);
+	tctx->run_class = class_id;
+	if (!tctx->queued_at)
+		tctx->queued_at = now;
+	count_dispatch(class_id);
 
 	switch (class_id) {
 	case AGENT_CLASS_BURST:
-		dsq_id = AGENT_DSQ_BURST;
-		stat_inc(AGENT_STAT_DISPATCH_BURST);
+		if (now < tctx->pin_until && cpu_allowed(p, tctx->pin_cpu)) {
+			/* Inside its anti-migration window: back onto the CPU it was placed on. */
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | tctx->pin_cpu, slice_ns, enq_flags);
+			if (!runs_burst(tctx->pin_cpu))
+				scx_bpf_kick_cpu(tctx->pin_cpu, SCX_KICK_PREEMPT);
+			return;
+		}
+		scx_bpf_dsq_insert(p, AGENT_DSQ_BURST, slice_ns, enq_flags);
+		kick_for_burst(p, scx_bpf_task_cpu(p));
 		break;
 	case AGENT_CLASS_BATCH:
-		dsq_id = AGENT_DSQ_BATCH;
-		stat_inc(AGENT_STAT_DISPATCH_BATCH);
+		scx_bpf_dsq_insert(p, AGENT_DSQ_BATCH, class_slice(class_id), enq_flags);
 		break;
 	default:
-		dsq_id = AGENT_DSQ_NORMAL;
-		stat_inc(AGENT_STAT_DISPATCH_NORMAL);
+		/* Weighted vtime; a sleeper's credit is capped at one slice. */
+		vtime = p->scx.dsq_vtime;
+		if ((s64)(vtime - (vtime_now - slice_ns)) < 0)
+			vtime = vtime_now - slice_ns;
+		scx_bpf_dsq_insert_vtime(p, AGENT_DSQ_NORMAL, slice_ns, vtime, enq_flags);
 		break;
 	}
-	scx_bpf_dsq_insert(p, dsq_id, class_slice(class_id), enq_flags);
+}
+
+/* True when the head of @dsq_id has waited longer than starve_ns. */
+static bool head_starving(__u64 dsq_id, __u64 now)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	bool starving = false;
+
+	bpf_for_each(scx_dsq, p, dsq_id, 0) {
+		tctx = lookup_ctx(p);
+		starving = tctx && tctx->queued_at && now - tctx->queued_at > starve_ns;
+		break;
+	}
+	return starving;
 }
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
+	__u64 now = bpf_ktime_get_ns();
+
+	if ((head_starving(AGENT_DSQ_BATCH, now) && scx_bpf_dsq_move_to_local(AGENT_DSQ_BATCH)) ||
+	    (head_starving(AGENT_DSQ_NORMAL, now) && scx_bpf_dsq_move_to_local(AGENT_DSQ_NORMAL))) {
+		stat_inc(AGENT_STAT_STARVE_DISPATCH);
+		return;
+	}
 	if (scx_bpf_dsq_move_to_local(AGENT_DSQ_BURST))
 		return;
 	if (scx_bpf_dsq_move_to_local(AGENT_DSQ_NORMAL))
 		return;
 	scx_bpf_dsq_move_to_local(AGENT_DSQ_BATCH);
+}
+
+void BPF_STRUCT_OPS(agent_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = lookup_ctx(p);
+
+	if (tctx)
+		tctx->queued_at = bpf_ktime_get_ns();
+}
+
+void BPF_STRUCT_OPS(agent_running, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_ctx(p);
+	__u64 now = bpf_ktime_get_ns();
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	if (!tctx)
+		return;
+	if (tctx->queued_at) {
+		record_wait(tctx->run_class, now - tctx->queued_at);
+		tctx->queued_at = 0;
+	}
+	tctx->running_at = now;
+	if (tctx->run_class == AGENT_CLASS_BURST && now < tctx->pin_until && cpu != tctx->pin_cpu)
+		stat_inc(AGENT_STAT_MIGRATE_IN_WINDOW);
+	tctx->last_cpu = cpu;
+	if (cpu >= 0 && cpu < AGENT_MAX_CPUS)
+		cpu_class[cpu & (AGENT_MAX_CPUS - 1)] = tctx->run_class;
+	if (tctx->run_class == AGENT_CLASS_NORMAL && (s64)(p->scx.dsq_vtime - vtime_now) > 0)
+		vtime_now = p->scx.dsq_vtime;
+}
+
+void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = lookup_ctx(p);
+	struct agent_hint *hint;
+	__u64 now = bpf_ktime_get_ns(), ran, budget;
+
+	if (!tctx)
+		return;
+	ran = now - tctx->running_at;
+	tctx->step_ns += ran;
+
+	if (tctx->run_class == AGENT_CLASS_NORMAL) {
+		/*
+		 * Charge the time it ran, scaled by weight (100 is nice 0). Not slice_ns - p->scx.slice:
+		 * the kernel may have refilled the slice beyond slice_ns, and that u64 difference would
+		 * wrap, throwing the task so far back in the queue that it never ran again.
+		 */
+		scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime + ran * 100 / (p->scx.weight ? p->scx.weight : 1));
+		return;
+	}
+	if (tctx->run_class != AGENT_CLASS_BURST)
+		return;
+	if (now - tctx->period_start >= credit_period_ns) {
+		tctx->period_start = now;
+		tctx->period_burst_ns = 0;
+		tctx->period_demoted = 0;
+	}
+	tctx->period_burst_ns += ran;
+	if (!tctx->period_demoted && tctx->period_burst_ns * 100 >= credit_period_ns * credit_share_pct) {
+		tctx->period_demoted = 1;
+		stat_inc(AGENT_STAT_DEMOTE_PERIOD);
+	}
+	hint = lookup_hint(p);
+	budget = hint && hint->step_budget_us ? (__u64)hint->step_budget_us * 1000 : step_budget_ns;
+	if (!tctx->step_demoted && tctx->step_ns > budget) {
+		tctx->step_demoted = 1;
+		stat_inc(AGENT_STAT_DEMOTE_STEP);
+	}
+}
+
+void BPF_STRUCT_OPS(agent_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx;
+
+	if (!(deq_flags & SCX_DEQ_SLEEP))
+		return;
+	/* It blocked: its next run is a new step. */
+	tctx = lookup_ctx(p);
+	if (tctx) {
+		tctx->step_ns = 0;
+		tctx->step_demoted = 0;
+	}
+}
+
+s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	struct task_struct *parent;
+	struct task_ctx *tctx, *pctx;
+	__u32 class_id;
+
+	tctx = bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
+		return -ENOMEM;
+	tctx->pin_cpu = -1;
+	tctx->last_cpu = -1;
+	tctx->inherited_class = AGENT_NR_CLASSES;
+	if (!args->fork)
+		return 0;
+
+	/* Forked: current is the parent. BURST and BATCH pass to the child with their window. */
+	parent = bpf_get_current_task_btf();
+	pctx = lookup_ctx(parent);
+	if (!pctx)
+		return 0;
+	class_id = hinted_class(parent, pctx, lookup_hint(parent), bpf_ktime_get_ns());
+	if (class_id == AGENT_CLASS_BURST || class_id == AGENT_CLASS_BATCH) {
+		struct agent_hint *hint = lookup_hint(parent);
+
+		tctx->inherited_class = class_id;
+		tctx->inherited_window_end = hint ? hint->window_end_ns : pctx->inherited_window_end;
+		stat_inc(AGENT_STAT_INHERITED);
+	}
+	return 0;
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(agent_init)
@@ -188,6 +613,11 @@ struct sched_ext_ops agent_class_ops = {
 	.select_cpu	= (void *)agent_select_cpu,
 	.enqueue	= (void *)agent_enqueue,
 	.dispatch	= (void *)agent_dispatch,
+	.runnable	= (void *)agent_runnable,
+	.running	= (void *)agent_running,
+	.stopping	= (void *)agent_stopping,
+	.quiescent	= (void *)agent_quiescent,
+	.init_task	= (void *)agent_init_task,
 	.init		= (void *)agent_init,
 	.exit		= (void *)agent_exit,
 	.name		= "agent_class",

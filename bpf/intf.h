@@ -12,7 +12,7 @@
 #define AGENTSCHED_INTF_H
 
 enum agent_abi {
-	AGENT_ABI_VERSION	= 1,
+	AGENT_ABI_VERSION	= 2,
 };
 
 /* Scheduling classes a hint can ask for. NORMAL is also what an unhinted task gets. */
@@ -36,16 +36,41 @@ enum agent_stat_idx {
 	AGENT_STAT_DISPATCH_NORMAL,	/* ... as NORMAL */
 	AGENT_STAT_DISPATCH_BATCH,	/* ... as BATCH */
 	AGENT_STAT_DIRECT_IDLE,		/* wakeups placed straight onto an idle CPU */
+	AGENT_STAT_KICK_PREEMPT,	/* CPUs running NORMAL/BATCH preempted for a BURST task */
+	AGENT_STAT_DEMOTE_STEP,		/* BURST tasks that ran past step_budget without blocking */
+	AGENT_STAT_DEMOTE_PERIOD,	/* BURST tasks that used up their share of a credit period */
+	AGENT_STAT_STARVE_DISPATCH,	/* NORMAL/BATCH heads served ahead of BURST by the starvation guard */
+	AGENT_STAT_MIGRATE_IN_WINDOW,	/* BURST tasks that ran on another CPU inside their anti-migration window */
+	AGENT_STAT_WINDOW_EXPIRED,	/* hints whose step window ended */
+	AGENT_STAT_INHERITED,		/* forked tasks that started in their parent's class */
 	AGENT_NR_STATS,
 };
+
+enum agent_limits {
+	AGENT_MAX_CPUS		= 1024,	/* size of the per-CPU topology map `cpu_llc` */
+};
+
+enum agent_latency_sizes {
+	/* bucket b counts waits in [2^b, 2^(b+1)) ns; the last one everything longer */
+	AGENT_LAT_BUCKETS	= 32,
+};
+
+/* Per-CPU queue-wait (runnable -> on CPU) histograms per class: the `latency` map's value. */
+struct agent_latency {
+	__u64 buckets[AGENT_NR_CLASSES][AGENT_LAT_BUCKETS];
+	__u64 max_wait_ns[AGENT_NR_CLASSES];
+};
+_Static_assert(sizeof(struct agent_latency) == 792, "struct agent_latency is part of the ABI");
 
 /* A task's hint, written by agentschedd into the `hints` task-storage map keyed by a pidfd. */
 struct agent_hint {
 	__u32 class_id;		/* enum agent_class_id */
+	__s32 home_cpu;		/* preferred CPU, or -1 to learn it from where the task runs */
+	__u64 window_end_ns;	/* CLOCK_MONOTONIC end of the step window; 0 = no window */
+	__u32 step_budget_us;	/* BURST CPU per step before demotion; 0 = the scheduler's default */
 	__u32 flags;		/* reserved, 0 */
-	__u64 window_end_ns;	/* reserved, 0 */
 };
-_Static_assert(sizeof(struct agent_hint) == 16, "struct agent_hint is part of the ABI");
+_Static_assert(sizeof(struct agent_hint) == 24, "struct agent_hint is part of the ABI");
 
 enum agent_exit_sizes {
 	AGENT_EXIT_REASON_LEN	= 128,

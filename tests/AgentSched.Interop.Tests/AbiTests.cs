@@ -40,12 +40,15 @@ public sealed class AbiTests : IDisposable
         IReadOnlyDictionary<string, long> sizes = _obj.Btf.Enum("agent_exit_sizes");
         Assert.Equal(AgentExitSizes.ReasonLen, sizes["AGENT_EXIT_REASON_LEN"]);
         Assert.Equal(AgentExitSizes.MsgLen, sizes["AGENT_EXIT_MSG_LEN"]);
+        Assert.Equal(AgentLimits.MaxCpus, _obj.Btf.Enum("agent_limits")["AGENT_MAX_CPUS"]);
+        Assert.Equal(AgentLatencySizes.Buckets, _obj.Btf.Enum("agent_latency_sizes")["AGENT_LAT_BUCKETS"]);
         Assert.Equal(AgentAbi.Version, (int)_obj.GetRodata<uint>("abi_version"));
     }
 
     [Theory]
     [InlineData("agent_hint", typeof(AgentHint))]
     [InlineData("agent_exit_info", typeof(AgentExitInfo))]
+    [InlineData("agent_latency", typeof(AgentLatency))]
     public void StructMatchesBtf(string btfStruct, Type csharpStruct)
     {
         (int size, IReadOnlyList<BtfMember> members) = _obj.Btf.Struct(btfStruct);

@@ -31,6 +31,19 @@ public sealed class BpfObjectTests
     }
 
     [Fact]
+    public void StructOpsFlagsAreSetAtTheirBtfOffsetFromTheKernelsOwnEnum()
+    {
+        using BpfObject obj = BpfObject.OpenEmbedded();
+        long partial = obj.Btf.Enum("scx_ops_flags")["SCX_OPS_SWITCH_PARTIAL"];
+
+        obj.SetStructOpsField("agent_class_ops", "sched_ext_ops", "flags", (ulong)partial);
+
+        Assert.True(partial > 0);
+        Assert.Throws<ArgumentException>(() => obj.SetStructOpsField("agent_class_ops", "sched_ext_ops", "flags", 1u));
+        Assert.Throws<ArgumentException>(() => obj.SetStructOpsField("agent_class_ops", "sched_ext_ops", "no_such_field", 1UL));
+    }
+
+    [Fact]
     public void LoadWithoutSchedExtFailsNamingTheCallAndCarryingLibbpfsLog()
     {
         Assert.False(Directory.Exists("/sys/kernel/sched_ext"), "this test expects a host kernel without sched_ext");

@@ -8,6 +8,9 @@ internal static class RepoPaths
     /// <summary>artifacts/bin/agentschedd, the launcher the build leaves.</summary>
     public static string Daemon => Path.Combine(Root, "artifacts", "bin", "agentschedd");
 
+    /// <summary>artifacts/bin/agentsched-workload.</summary>
+    public static string Workload => Path.Combine(Root, "artifacts", "bin", "agentsched-workload");
+
     /// <summary>artifacts/bin/agentsched.</summary>
     public static string Cli => Path.Combine(Root, "artifacts", "bin", "agentsched");
 

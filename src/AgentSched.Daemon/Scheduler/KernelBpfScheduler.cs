@@ -1,16 +1,13 @@
-using AgentSched.Interop;
+using AgentSched.Interop.Scheduler;
 
 namespace AgentSched.Daemon.Scheduler;
 
 /// <summary>Loads agent_class with libbpf and attaches it as the kernel's sched_ext scheduler.</summary>
 public sealed class KernelBpfScheduler : IBpfScheduler
 {
-    internal const string StructOpsMap = "agent_class_ops";
+    private AgentClassScheduler? _scheduler;
 
-    private BpfObject? _object;
-    private BpfLink? _link;
-
-    public bool IsAttached => _link is { IsDetached: false };
+    public bool IsAttached => _scheduler is { IsAttached: true };
 
     public void Attach(SchedulerOptions options)
     {
@@ -18,29 +15,24 @@ public sealed class KernelBpfScheduler : IBpfScheduler
         {
             throw new InvalidOperationException("the scheduler is already attached");
         }
-        BpfObject obj = options.ObjectPath is { Length: > 0 } path ? BpfObject.OpenFile(path) : BpfObject.OpenEmbedded();
+        var tunables = new AgentClassTunables { SliceUs = options.SliceUs, BatchSliceMultiplier = options.BatchSliceMultiplier };
+        AgentClassScheduler scheduler = AgentClassScheduler.Load(tunables, options.ObjectPath);
         try
         {
-            obj.SetRodata("slice_ns", (ulong)options.SliceUs * 1000);
-            obj.SetRodata("batch_slice_mult", (uint)options.BatchSliceMultiplier);
-            obj.Load();
-            _link = obj.AttachStructOps(StructOpsMap);
-            _object = obj;
+            scheduler.Attach();
+            _scheduler = scheduler;
         }
         catch
         {
-            obj.Dispose();
+            scheduler.Dispose();
             throw;
         }
     }
 
     public void Detach()
     {
-        // The link first: destroying it unregisters the scheduler; then the object's programs and maps.
-        _link?.Dispose();
-        _link = null;
-        _object?.Dispose();
-        _object = null;
+        _scheduler?.Dispose();
+        _scheduler = null;
     }
 
     public void Dispose() => Detach();

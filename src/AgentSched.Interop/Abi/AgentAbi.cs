@@ -7,7 +7,7 @@ namespace AgentSched.Interop.Abi;
 /// <summary><c>enum agent_abi</c>.</summary>
 public static class AgentAbi
 {
-    public const int Version = 1;
+    public const int Version = 2;
 }
 
 /// <summary><c>enum agent_class_id</c>: the scheduling class a hint asks for.</summary>
@@ -33,6 +33,33 @@ public enum AgentStat
     DispatchNormal,
     DispatchBatch,
     DirectIdle,
+    KickPreempt,
+    DemoteStep,
+    DemotePeriod,
+    StarveDispatch,
+    MigrateInWindow,
+    WindowExpired,
+    Inherited,
+}
+
+/// <summary><c>enum agent_limits</c>.</summary>
+public static class AgentLimits
+{
+    public const int MaxCpus = 1024;
+}
+
+/// <summary><c>enum agent_latency_sizes</c>.</summary>
+public static class AgentLatencySizes
+{
+    public const int Buckets = 32;
+}
+
+/// <summary><c>struct agent_latency</c>: per-class queue-wait histograms (log2 ns buckets) and maxima.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct AgentLatency
+{
+    public fixed ulong Buckets[3 * AgentLatencySizes.Buckets];
+    public fixed ulong MaxWaitNs[3];
 }
 
 /// <summary><c>enum agent_exit_sizes</c>.</summary>
@@ -47,8 +74,10 @@ public static class AgentExitSizes
 public struct AgentHint
 {
     public uint ClassId;
-    public uint Flags;
+    public int HomeCpu;
     public ulong WindowEndNs;
+    public uint StepBudgetUs;
+    public uint Flags;
 }
 
 /// <summary><c>struct agent_exit_info</c>: why the scheduler last left the kernel.</summary>

@@ -51,6 +51,47 @@ public sealed unsafe class BpfMap
         }
     }
 
+    /// <summary>Creates or replaces the value of a key.</summary>
+    public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            Libbpf.ThrowIfFailed(Libbpf.MapUpdateElem(Fd, k, v, 0), $"bpf_map_update_elem({Name})");
+        }
+    }
+
+    /// <summary>Deletes a key; false when it was absent.</summary>
+    public bool Delete(ReadOnlySpan<byte> key)
+    {
+        fixed (byte* k = key)
+        {
+            int rc = Libbpf.MapDeleteElem(Fd, k);
+            if (rc == -2)
+            {
+                return false;
+            }
+            Libbpf.ThrowIfFailed(rc, $"bpf_map_delete_elem({Name})");
+            return true;
+        }
+    }
+
+    /// <summary>A per-CPU map's value, read as u64 words: one row per possible CPU (all zero when absent).</summary>
+    public ulong[][] LookupPerCpu(uint key = 0)
+    {
+        int words = ValueSize / sizeof(ulong);
+        int stride = (ValueSize + 7) / 8 * 8;
+        int cpus = PossibleCpus;
+        byte[] raw = new byte[stride * cpus];
+        TryLookup(MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in key)), raw);
+        var rows = new ulong[cpus][];
+        for (int cpu = 0; cpu < cpus; cpu++)
+        {
+            rows[cpu] = MemoryMarshal.Cast<byte, ulong>(raw.AsSpan(cpu * stride, words * sizeof(ulong))).ToArray();
+        }
+        return rows;
+    }
+
     /// <summary>The number of CPUs a per-CPU map holds a value for.</summary>
     public static int PossibleCpus => Libbpf.ThrowIfFailed(Libbpf.NumPossibleCpus(), "libbpf_num_possible_cpus");
 }

@@ -90,6 +90,31 @@ public sealed unsafe class BpfObject : IDisposable
         return *(T*)RodataSlot(variable, sizeof(T));
     }
 
+    /// <summary>
+    /// Sets a field of a struct_ops map's struct before <see cref="Load"/> (e.g. sched_ext_ops.flags);
+    /// the offset comes from the object's BTF of <paramref name="structName"/>.
+    /// </summary>
+    public void SetStructOpsField<T>(string mapName, string structName, string field, T value) where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        if (_loaded)
+        {
+            throw new InvalidOperationException($"{Name}: set '{mapName}.{field}' before Load()");
+        }
+        BtfMember member = Btf.Struct(structName).Members.FirstOrDefault(m => m.Name == field);
+        if (member.Name is null || member.Size != sizeof(T))
+        {
+            throw new ArgumentException($"{Name}: struct {structName} has no {sizeof(T)}-byte field '{field}'", nameof(field));
+        }
+        nuint size;
+        byte* data = (byte*)Libbpf.MapInitialValue(Map(mapName).Pointer, &size);
+        if (data == null || (nuint)(member.Offset + member.Size) > size)
+        {
+            throw new InvalidOperationException($"{Name}: libbpf gave no initial value for struct_ops map '{mapName}'");
+        }
+        *(T*)(data + member.Offset) = value;
+    }
+
     private byte* RodataSlot(string variable, int size)
     {
         BtfVariable v = Btf.DatasecVariable(".rodata", variable);

@@ -8,3 +8,12 @@ internal static unsafe partial class Libc
     [LibraryImport(LibName, EntryPoint = "vsnprintf")]
     internal static partial int VsnPrintf(byte* buffer, nuint size, byte* format, nint args);
 }
+
+internal static partial class Libc
+{
+    [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
+    internal static partial int PidfdOpen(int pid, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    internal static partial int Close(int fd);
+}

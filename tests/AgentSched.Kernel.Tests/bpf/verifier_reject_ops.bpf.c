@@ -11,6 +11,15 @@ char _license[] SEC("license") = "GPL";
 
 const volatile __u64 slice_ns = 3000000;
 const volatile __u32 batch_slice_mult = 4;
+const volatile __u64 step_budget_ns, credit_period_ns, starve_ns, antimig_ns;
+const volatile __u32 credit_share_pct, nr_cpus;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} cpu_llc SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -1,0 +1,56 @@
+using AgentSched.Interop.Abi;
+
+namespace AgentSched.Interop.Scheduler;
+
+/// <summary>Queue-wait (runnable → on CPU) histograms per class, summed over CPUs.</summary>
+public sealed class AgentLatencySnapshot(ulong[][] buckets, ulong[] maxWaitNs)
+{
+    /// <summary>Counts per log2 bucket: bucket b holds waits in [2^b, 2^(b+1)) ns.</summary>
+    public IReadOnlyList<ulong> Buckets(AgentClass c) => buckets[(int)c];
+
+    public ulong Count(AgentClass c) => buckets[(int)c].Aggregate(0UL, (a, b) => a + b);
+
+    /// <summary>The longest wait any task of the class had, in ns.</summary>
+    public ulong MaxWaitNs(AgentClass c) => maxWaitNs[(int)c];
+
+    /// <summary>An upper bound of the p-th percentile wait, in ns (the top of its bucket); 0 when empty.</summary>
+    public ulong PercentileUpperBoundNs(AgentClass c, double p)
+    {
+        ulong total = Count(c), seen = 0;
+        if (total == 0)
+        {
+            return 0;
+        }
+        ulong rank = (ulong)Math.Ceiling(p / 100 * total);
+        for (int b = 0; b < AgentLatencySizes.Buckets; b++)
+        {
+            seen += buckets[(int)c][b];
+            if (seen >= rank)
+            {
+                return b == AgentLatencySizes.Buckets - 1 ? MaxWaitNs(c) : 1UL << (b + 1);
+            }
+        }
+        return MaxWaitNs(c);
+    }
+
+    /// <summary>Reads the `latency` map's per-CPU rows (layout: struct agent_latency).</summary>
+    internal static AgentLatencySnapshot FromPerCpu(ulong[][] rows)
+    {
+        const int classes = 3, n = AgentLatencySizes.Buckets;
+        var buckets = new ulong[classes][];
+        var max = new ulong[classes];
+        for (int c = 0; c < classes; c++)
+        {
+            buckets[c] = new ulong[n];
+            foreach (ulong[] row in rows)
+            {
+                for (int b = 0; b < n; b++)
+                {
+                    buckets[c][b] += row[c * n + b];
+                }
+                max[c] = Math.Max(max[c], row[classes * n + c]);
+            }
+        }
+        return new AgentLatencySnapshot(buckets, max);
+    }
+}

@@ -17,3 +17,18 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "close")]
     internal static partial int Close(int fd);
 }
+
+internal static unsafe partial class Libc
+{
+    internal const int CLOCK_MONOTONIC = 1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Timespec
+    {
+        public long Sec;
+        public long Nsec;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    internal static partial int ClockGetTime(int clock, Timespec* ts);
+}

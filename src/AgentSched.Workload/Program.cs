@@ -2,14 +2,17 @@ using AgentSched.Workload;
 
 // agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]
 //   Runs one agent loop (see StepLoop) and prints its step rate and latency percentiles.
-const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]";
+// agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]
+//   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
+const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]\n"
+    + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]";
 
-if (args.Length == 0 || args[0] != "steps")
+if (args.Length == 0 || args[0] is not ("steps" or "spin"))
 {
     Console.Error.WriteLine(Usage);
     return 2;
 }
-int steps = int.MaxValue, toolUs = 2000, parseUs = 200;
+int steps = int.MaxValue, toolUs = 2000, parseUs = 200, runUs = 7000, sleepUs = 0;
 double seconds = 10;
 bool json = false;
 for (int i = 1; i < args.Length; i++)
@@ -24,6 +27,8 @@ for (int i = 1; i < args.Length; i++)
             case "--tool-us": toolUs = PositiveInt(Next()); break;
             case "--parse-us": parseUs = PositiveInt(Next()); break;
             case "--json": json = true; break;
+            case "--run-us": runUs = PositiveInt(Next()); break;
+            case "--sleep-us": sleepUs = int.TryParse(Next(), out int us) && us >= 0 ? us : throw new ArgumentException("--sleep-us takes a whole number >= 0"); break;
             default: throw new ArgumentException($"unknown option {args[i]}");
         }
     }
@@ -32,6 +37,23 @@ for (int i = 1; i < args.Length; i++)
         Console.Error.WriteLine($"agentsched-workload: {e.Message}\n{Usage}");
         return 2;
     }
+}
+
+if (args[0] == "spin")
+{
+    var clock = System.Diagnostics.Stopwatch.StartNew();
+    long rounds = 0;
+    while (clock.Elapsed.TotalSeconds < seconds)
+    {
+        ThreadCpu.Burn(runUs * 1000L);
+        if (sleepUs > 0)
+        {
+            Thread.Sleep(TimeSpan.FromMicroseconds(sleepUs));
+        }
+        rounds++;
+    }
+    Console.WriteLine($"{rounds} rounds of {runUs} us in {clock.Elapsed.TotalSeconds:F1} s");
+    return 0;
 }
 
 StepResult r = StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs);

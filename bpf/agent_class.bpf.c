@@ -115,6 +115,7 @@ struct task_ctx {
 	__u64 period_burst_ns;		/* CPU used as BURST in that period */
 	__u64 pin_until;		/* end of its anti-migration window */
 	__u64 inherited_window_end;	/* window of the class inherited at fork */
+	__u64 step_budget;		/* ns: the hint's step budget, or step_budget_ns; set when queued */
 	__s32 pin_cpu;			/* CPU it was placed on for that window */
 	__s32 last_cpu;			/* learned home CPU */
 	__u32 inherited_class;		/* class inherited at fork; AGENT_NR_CLASSES when none */
@@ -215,7 +216,7 @@ static bool cpu_allowed(struct task_struct *p, s32 cpu)
 }
 
 /* The class the hint (own, group leader's, or inherited) asks for, before budgets. */
-static __u32 hinted_class(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
+static __u32 hinted_class(struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
 {
 	__u32 class_id;
 	__u64 window_end;
@@ -240,10 +241,15 @@ static __u32 hinted_class(struct task_struct *p, struct task_ctx *tctx, struct a
 	return class_id;
 }
 
-/* The class a task is scheduled in now: its hint's, unless a window or budget says NORMAL. */
-static __u32 effective_class(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
+/*
+ * The class a task is scheduled in now: its hint's, unless a window or budget says NORMAL.
+ * Also notes the hint's step budget, so ops.stopping need not look the hint up again.
+ */
+static __u32 effective_class(struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
 {
-	__u32 class_id = hinted_class(p, tctx, hint, now);
+	__u32 class_id = hinted_class(tctx, hint, now);
+
+	tctx->step_budget = hint && hint->step_budget_us ? (__u64)hint->step_budget_us * 1000 : step_budget_ns;
 
 	if (class_id != AGENT_CLASS_BURST)
 		return class_id;
@@ -350,7 +356,7 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	if (!tctx)
 		return prev_cpu;
 	hint = lookup_hint(p);
-	class_id = effective_class(p, tctx, hint, now);
+	class_id = effective_class(tctx, hint, now);
 	tctx->run_class = class_id;
 
 	if (class_id != AGENT_CLASS_BURST) {
@@ -405,7 +411,7 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, AGENT_DSQ_NORMAL, slice_ns, enq_flags);
 		return;
 	}
-	class_id = effective_class(p, tctx, lookup_hint(p), now);
+	class_id = effective_class(tctx, lookup_hint(p), now);
 	tctx->run_class = class_id;
 	if (!tctx->queued_at)
 		tctx->queued_at = now;
@@ -500,8 +506,7 @@ void BPF_STRUCT_OPS(agent_running, struct task_struct *p)
 void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = lookup_ctx(p);
-	struct agent_hint *hint;
-	__u64 now = bpf_ktime_get_ns(), ran, budget;
+	__u64 now = bpf_ktime_get_ns(), ran;
 
 	if (!tctx)
 		return;
@@ -529,9 +534,7 @@ void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 		tctx->period_demoted = 1;
 		stat_inc(AGENT_STAT_DEMOTE_PERIOD);
 	}
-	hint = lookup_hint(p);
-	budget = hint && hint->step_budget_us ? (__u64)hint->step_budget_us * 1000 : step_budget_ns;
-	if (!tctx->step_demoted && tctx->step_ns > budget) {
+	if (!tctx->step_demoted && tctx->step_ns > tctx->step_budget) {
 		tctx->step_demoted = 1;
 		stat_inc(AGENT_STAT_DEMOTE_STEP);
 	}
@@ -555,6 +558,7 @@ s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_
 {
 	struct task_struct *parent;
 	struct task_ctx *tctx, *pctx;
+	struct agent_hint *phint;
 	__u32 class_id;
 
 	tctx = bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -571,12 +575,11 @@ s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_
 	pctx = lookup_ctx(parent);
 	if (!pctx)
 		return 0;
-	class_id = hinted_class(parent, pctx, lookup_hint(parent), bpf_ktime_get_ns());
+	phint = lookup_hint(parent);
+	class_id = hinted_class(pctx, phint, bpf_ktime_get_ns());
 	if (class_id == AGENT_CLASS_BURST || class_id == AGENT_CLASS_BATCH) {
-		struct agent_hint *hint = lookup_hint(parent);
-
 		tctx->inherited_class = class_id;
-		tctx->inherited_window_end = hint ? hint->window_end_ns : pctx->inherited_window_end;
+		tctx->inherited_window_end = phint ? phint->window_end_ns : pctx->inherited_window_end;
 		stat_inc(AGENT_STAT_INHERITED);
 	}
 	return 0;

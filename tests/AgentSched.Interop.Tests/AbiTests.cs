@@ -37,6 +37,7 @@ public sealed class AbiTests : IDisposable
     public void ConstantsMatchBtf()
     {
         Assert.Equal(AgentAbi.Version, _obj.Btf.Enum("agent_abi")["AGENT_ABI_VERSION"]);
+        Assert.Equal(AgentAbi.NrClasses, _obj.Btf.Enum("agent_class_id")["AGENT_NR_CLASSES"]);
         IReadOnlyDictionary<string, long> sizes = _obj.Btf.Enum("agent_exit_sizes");
         Assert.Equal(AgentExitSizes.ReasonLen, sizes["AGENT_EXIT_REASON_LEN"]);
         Assert.Equal(AgentExitSizes.MsgLen, sizes["AGENT_EXIT_MSG_LEN"]);

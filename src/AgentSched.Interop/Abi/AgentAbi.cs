@@ -8,6 +8,9 @@ namespace AgentSched.Interop.Abi;
 public static class AgentAbi
 {
     public const int Version = 2;
+
+    /// <summary><c>AGENT_NR_CLASSES</c>: the number of <see cref="AgentClass"/> values.</summary>
+    public const int NrClasses = 3;
 }
 
 /// <summary><c>enum agent_class_id</c>: the scheduling class a hint asks for.</summary>
@@ -58,8 +61,8 @@ public static class AgentLatencySizes
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct AgentLatency
 {
-    public fixed ulong Buckets[3 * AgentLatencySizes.Buckets];
-    public fixed ulong MaxWaitNs[3];
+    public fixed ulong Buckets[AgentAbi.NrClasses * AgentLatencySizes.Buckets];
+    public fixed ulong MaxWaitNs[AgentAbi.NrClasses];
 }
 
 /// <summary><c>enum agent_exit_sizes</c>.</summary>

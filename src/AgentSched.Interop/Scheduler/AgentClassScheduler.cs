@@ -13,9 +13,16 @@ public sealed unsafe class AgentClassScheduler : IDisposable
     public const string StructOpsMap = "agent_class_ops";
 
     private readonly BpfObject _obj;
+    private readonly BpfMap _hints, _stats, _latency;
     private BpfLink? _link;
 
-    private AgentClassScheduler(BpfObject obj) => _obj = obj;
+    private AgentClassScheduler(BpfObject obj)
+    {
+        _obj = obj;
+        _hints = obj.Map("hints");
+        _stats = obj.Map("stats");
+        _latency = obj.Map("latency");
+    }
 
     public bool IsAttached => _link is { IsDetached: false };
 
@@ -68,7 +75,7 @@ public sealed unsafe class AgentClassScheduler : IDisposable
         int pidfd = OpenPidfd(pid);
         try
         {
-            _obj.Map("hints").Update(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)), MemoryMarshal.AsBytes(new ReadOnlySpan<AgentHint>(in hint)));
+            _hints.Update(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)), MemoryMarshal.AsBytes(new ReadOnlySpan<AgentHint>(in hint)));
         }
         finally
         {
@@ -82,7 +89,7 @@ public sealed unsafe class AgentClassScheduler : IDisposable
         int pidfd = OpenPidfd(pid);
         try
         {
-            return _obj.Map("hints").Delete(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)));
+            return _hints.Delete(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)));
         }
         finally
         {
@@ -93,12 +100,12 @@ public sealed unsafe class AgentClassScheduler : IDisposable
     /// <summary>The scheduler's counters, summed over CPUs.</summary>
     public IReadOnlyDictionary<AgentStat, ulong> ReadStats()
     {
-        ulong[][] rows = _obj.Map("stats").LookupPerCpu();
+        ulong[][] rows = _stats.LookupPerCpu();
         return Enum.GetValues<AgentStat>().ToDictionary(s => s, s => rows.Aggregate(0UL, (sum, row) => sum + row[(int)s]));
     }
 
     /// <summary>The per-class queue-wait histograms.</summary>
-    public AgentLatencySnapshot ReadLatency() => AgentLatencySnapshot.FromPerCpu(_obj.Map("latency").LookupPerCpu());
+    public AgentLatencySnapshot ReadLatency() => AgentLatencySnapshot.FromPerCpu(_latency.LookupPerCpu());
 
     public void Detach()
     {

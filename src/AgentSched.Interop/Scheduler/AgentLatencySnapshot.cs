@@ -36,7 +36,7 @@ public sealed class AgentLatencySnapshot(ulong[][] buckets, ulong[] maxWaitNs)
     /// <summary>Reads the `latency` map's per-CPU rows (layout: struct agent_latency).</summary>
     internal static AgentLatencySnapshot FromPerCpu(ulong[][] rows)
     {
-        int classes = Enum.GetValues<AgentClass>().Length, n = AgentLatencySizes.Buckets;
+        const int classes = AgentAbi.NrClasses, n = AgentLatencySizes.Buckets;
         var buckets = new ulong[classes][];
         var max = new ulong[classes];
         for (int c = 0; c < classes; c++)

@@ -6,6 +6,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -16,7 +17,7 @@ const volatile __u32 credit_share_pct, nr_cpus;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1024);
+	__uint(max_entries, AGENT_MAX_CPUS);
 	__type(key, __u32);
 	__type(value, __u32);
 } cpu_llc SEC(".maps");

@@ -17,27 +17,39 @@ public sealed class PolicyTests
     public async Task MarkedStepsBeatEevdfBesideBatchHogsAndWaitLessThanBatch()
     {
         Assert.Equal("disabled", SchedExtStatus.Read().State);
-        double eevdf = await StepsPerSecondBesideHogs(scheduler: null);
+        // One 6 s run per contender is too noisy under TCG (ratios seen 0.96-2.04): interleave
+        // EEVDF and agent_class three times in this boot and compare medians.
+        var eevdfRuns = new List<double>();
+        var ourRuns = new List<double>();
+        IReadOnlyDictionary<AgentStat, ulong> stats = new Dictionary<AgentStat, ulong>();
+        AgentLatencySnapshot? latency = null;
+        for (int round = 0; round < 3; round++)
+        {
+            eevdfRuns.Add(await StepsPerSecondBesideHogs(scheduler: null));
+            using var scheduler = AgentClassScheduler.Load(new AgentClassTunables());
+            scheduler.Attach();
+            ourRuns.Add(await StepsPerSecondBesideHogs(scheduler));
+            stats = scheduler.ReadStats();
+            latency = scheduler.ReadLatency();
+            scheduler.Detach();
+        }
+        double eevdf = Median(eevdfRuns), ours = Median(ourRuns);
 
-        using var scheduler = AgentClassScheduler.Load(new AgentClassTunables());
-        scheduler.Attach();
-        double ours = await StepsPerSecondBesideHogs(scheduler);
-        IReadOnlyDictionary<AgentStat, ulong> stats = scheduler.ReadStats();
-        AgentLatencySnapshot latency = scheduler.ReadLatency();
-        scheduler.Detach();
-
-        string report = $"steps/s EEVDF {eevdf:F1}, agent_class {ours:F1}; BURST wait p99 <= {latency.PercentileUpperBoundNs(AgentClass.Burst, 99)} ns "
+        Assert.NotNull(latency);
+        string report = $"steps/s EEVDF {eevdf:F1}, agent_class {ours:F1} (medians of [{string.Join(", ", eevdfRuns.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))}] and [{string.Join(", ", ourRuns.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))}], last round's counters follow); BURST wait p99 <= {latency.PercentileUpperBoundNs(AgentClass.Burst, 99)} ns "
             + $"({latency.Count(AgentClass.Burst)} waits), BATCH p99 <= {latency.PercentileUpperBoundNs(AgentClass.Batch, 99)} ns ({latency.Count(AgentClass.Batch)}); "
             + string.Join(", ", stats.Select(kv => $"{kv.Key}={kv.Value}"));
         TestContext.Current.TestOutputHelper?.WriteLine(report);
 
-        // Issue 3 asks for 2x; measured 1.26-1.72x so far under single-threaded TCG (see README).
+        // Issue 3 asks for 2x; single runs measured 1.3-2.0x under single-threaded TCG (see README).
         Assert.True(ours > eevdf, report);
         Assert.True(stats[AgentStat.Inherited] >= (ulong)s_hogs, $"the hogs forked by a BATCH parent were not counted as inherited: {report}");
         Assert.True(latency.Count(AgentClass.Burst) > 0 && latency.Count(AgentClass.Batch) > 0, report);
         Assert.True(latency.PercentileUpperBoundNs(AgentClass.Burst, 99) < latency.PercentileUpperBoundNs(AgentClass.Batch, 99), report);
         Assert.Equal(0UL, stats[AgentStat.MigrateInWindow]);
     }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     /// <summary>
     /// One agent loop (2 ms tool + 0.2 ms parse per step) beside 2x vCPU CPU hogs. With a scheduler,

@@ -49,7 +49,7 @@ public sealed class HintLifetimeTests
         await first.WaitForExitAsync(TestContext.Current.CancellationToken);
 
         // Marking a pid with no process behind it is refused, not silently remembered.
-        var e = Assert.Throws<BpfException>(() => scheduler.SetHint(pid, new AgentHint { ClassId = (uint)AgentClass.Burst }));
+        var e = Assert.Throws<SyscallException>(() => scheduler.SetHint(pid, new AgentHint { ClassId = (uint)AgentClass.Burst }));
         Assert.Equal(ESRCH, e.Errno);
 
         // Make the kernel hand the same pid to the next process, then run a busy agent loop in it.

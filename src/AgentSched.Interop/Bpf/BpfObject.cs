@@ -153,6 +153,61 @@ public sealed unsafe class BpfObject : IDisposable
         return new BpfMap(this, map, name);
     }
 
+    /// <summary>
+    /// Before <see cref="Load"/>: makes this object's map <paramref name="name"/> use
+    /// <paramref name="existing"/> (e.g. a pinned map from <see cref="BpfMap.OpenPinned"/>) instead of
+    /// creating a new one, so a reloaded object shares its contents. The fd is duplicated: the caller
+    /// may dispose <paramref name="existing"/> afterwards.
+    /// </summary>
+    /// <exception cref="ArgumentException">The maps differ in name, type, key or value size, capacity or
+    /// flags (libbpf does not check this itself, and would rename this map after the existing one).</exception>
+    /// <exception cref="BpfException">bpf_map__reuse_fd failed.</exception>
+    public void ReuseMap(string name, BpfMap existing)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        if (_loaded)
+        {
+            throw new InvalidOperationException($"{Name}: reuse a map for '{name}' before Load()");
+        }
+        BpfMap map = Map(name);
+        string kernelName = name.Length > 15 ? name[..15] : name; // BPF_OBJ_NAME_LEN - 1
+        string? mismatch =
+            existing.Name != name && existing.Name != kernelName ? $"it is named '{existing.Name}'"
+            : existing.Type != map.Type ? $"its type is {existing.Type}, not {map.Type}"
+            : existing.KeySize != map.KeySize ? $"its keys are {existing.KeySize} bytes, not {map.KeySize}"
+            : existing.ValueSize != map.ValueSize ? $"its values are {existing.ValueSize} bytes, not {map.ValueSize}"
+            : existing.MaxEntries != map.MaxEntries ? $"it holds {existing.MaxEntries} entries, not {map.MaxEntries}"
+            : existing.Flags != map.Flags ? $"its flags are 0x{existing.Flags:x}, not 0x{map.Flags:x}"
+            : null;
+        if (mismatch is not null)
+        {
+            throw new ArgumentException($"{Name}: cannot reuse that map for '{name}': {mismatch}", nameof(existing));
+        }
+        Libbpf.ThrowIfFailed(Libbpf.MapReuseFd(map.Pointer, existing.Fd), $"bpf_map__reuse_fd({name})");
+    }
+
+    /// <summary>
+    /// Attaches a program the way its SEC() name says (an iterator, a tracing program, ...). The link
+    /// detaches when disposed, unless it is pinned (see <see cref="BpfLink"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The object has no program of that name.</exception>
+    /// <exception cref="BpfException">bpf_program__attach failed.</exception>
+    public BpfLink AttachProgram(string programName)
+    {
+        if (!_loaded)
+        {
+            throw new InvalidOperationException($"{Name}: Load() before attaching '{programName}'");
+        }
+        nint program = Libbpf.ObjectFindProgramByName(_handle, programName);
+        if (program == 0)
+        {
+            throw new ArgumentException($"{Name} has no program named '{programName}'", nameof(programName));
+        }
+        LibbpfLog.Clear();
+        nint link = Libbpf.ThrowIfNull(Libbpf.ProgramAttach(program), $"bpf_program__attach({programName})");
+        return new BpfLink(new SafeBpfLinkHandle(link), programName);
+    }
+
     /// <summary>Registers a struct_ops map with the kernel (for sched_ext: attaches the scheduler).</summary>
     public BpfLink AttachStructOps(string mapName)
     {

@@ -6,9 +6,12 @@ internal static class ErrnoNames
     private static readonly Dictionary<int, string> s_names = new()
     {
         [1] = "EPERM", [2] = "ENOENT", [3] = "ESRCH", [4] = "EINTR", [5] = "EIO", [7] = "E2BIG",
-        [9] = "EBADF", [11] = "EAGAIN", [12] = "ENOMEM", [13] = "EACCES", [14] = "EFAULT",
-        [16] = "EBUSY", [17] = "EEXIST", [19] = "ENODEV", [22] = "EINVAL", [24] = "EMFILE",
-        [28] = "ENOSPC", [34] = "ERANGE", [38] = "ENOSYS", [95] = "EOPNOTSUPP", [524] = "ENOTSUPP",
+        [9] = "EBADF", [10] = "ECHILD", [11] = "EAGAIN", [12] = "ENOMEM", [13] = "EACCES", [14] = "EFAULT",
+        [16] = "EBUSY", [17] = "EEXIST", [18] = "EXDEV", [19] = "ENODEV", [20] = "ENOTDIR", [21] = "EISDIR",
+        [22] = "EINVAL", [24] = "EMFILE", [28] = "ENOSPC", [30] = "EROFS", [34] = "ERANGE",
+        [36] = "ENAMETOOLONG", [38] = "ENOSYS", [39] = "ENOTEMPTY", [40] = "ELOOP", [75] = "EOVERFLOW",
+        // ENOTSUP and EOPNOTSUPP are the same value on Linux; 524 is the kernel-internal ENOTSUPP.
+        [95] = "EOPNOTSUPP", [524] = "ENOTSUPP",
     };
 
     internal static string Name(int errno) => s_names.TryGetValue(errno, out string? name) ? name : $"errno {errno}";

@@ -22,6 +22,13 @@ internal static unsafe partial class Libbpf
     [LibraryImport(LibName, EntryPoint = "bpf_object__find_map_by_name", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint ObjectFindMapByName(SafeBpfObjectHandle obj, string name);
 
+    [LibraryImport(LibName, EntryPoint = "bpf_object__find_program_by_name", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint ObjectFindProgramByName(SafeBpfObjectHandle obj, string name);
+
+    /// <summary>Attaches a program the way its SEC() name says (iter, tracing, ...): a link, or NULL with errno.</summary>
+    [LibraryImport(LibName, EntryPoint = "bpf_program__attach", SetLastError = true)]
+    internal static partial nint ProgramAttach(nint program);
+
     [LibraryImport(LibName, EntryPoint = "bpf_object__btf")]
     internal static partial nint ObjectBtf(SafeBpfObjectHandle obj);
 

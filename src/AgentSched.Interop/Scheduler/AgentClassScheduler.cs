@@ -1,33 +1,57 @@
 using AgentSched.Interop.Abi;
-using AgentSched.Interop.Native;
+using AgentSched.Interop.Kernel;
 
 namespace AgentSched.Interop.Scheduler;
 
 /// <summary>
-/// The agent_class BPF scheduler: configured and loaded by <see cref="Load"/>, attached by
-/// <see cref="Attach"/>, steered through per-task hints, observed through its counters.
-/// Disposing it detaches the scheduler (link first, then the object).
+/// The agent_class BPF scheduler: configured and loaded by <see cref="Load(AgentClassTunables, string?)"/>,
+/// attached by <see cref="Attach"/>, steered through per-task hints, observed through its counters.
+/// It can be pinned in bpffs (<see cref="Pin"/>) so it outlives this process, and a later process
+/// takes it over from the pins with <see cref="Adopt"/>.
+/// <para>
+/// <see cref="Dispose"/> closes this process's handles (link first, then the object). Without pins
+/// that detaches the scheduler; while <see cref="Pin"/>'s pins exist the kernel keeps it attached
+/// and only <see cref="Unpin"/> followed by <see cref="Dispose"/> (or <see cref="Detach"/>) detaches it.
+/// </para>
 /// </summary>
-public sealed unsafe class AgentClassScheduler : IDisposable
+public sealed unsafe partial class AgentClassScheduler : IDisposable
 {
+    /// <summary>The struct_ops map that is the scheduler.</summary>
     public const string StructOpsMap = "agent_class_ops";
 
-    private readonly BpfObject _obj;
-    private readonly BpfMap _hints, _stats, _latency;
+    private readonly BpfObject? _obj;   // null when adopted from pins
+    private readonly BpfMap _hints, _stats, _latency, _exitInfo;
     private BpfLink? _link;
 
-    private AgentClassScheduler(BpfObject obj)
+    private AgentClassScheduler(BpfObject? obj, BpfMap hints, BpfMap stats, BpfMap latency, BpfMap exitInfo, BpfLink? link)
     {
         _obj = obj;
-        _hints = obj.Map("hints");
-        _stats = obj.Map("stats");
-        _latency = obj.Map("latency");
+        _hints = hints;
+        _stats = stats;
+        _latency = latency;
+        _exitInfo = exitInfo;
+        _link = link;
     }
 
+    /// <summary>
+    /// This instance holds the scheduler's link (for an adopted one: the pinned link opened). The
+    /// kernel may still have ejected the scheduler since: see <see cref="ReadExitInfo"/>.
+    /// </summary>
     public bool IsAttached => _link is { IsDetached: false };
 
+    /// <summary>The task-storage map of hints, e.g. to pass to <see cref="Load(AgentClassTunables, string?, BpfMap?)"/> of a replacement.</summary>
+    public BpfMap Hints => _hints;
+
     /// <summary>Opens the embedded object (or <paramref name="objectPath"/>), sets the tunables, loads it (the verifier runs here).</summary>
-    public static AgentClassScheduler Load(AgentClassTunables t, string? objectPath = null)
+    public static AgentClassScheduler Load(AgentClassTunables t, string? objectPath = null) => Load(t, objectPath, reuseHints: null);
+
+    /// <summary>
+    /// Like <see cref="Load(AgentClassTunables, string?)"/>, but the new object's <c>hints</c> map is
+    /// <paramref name="reuseHints"/> (e.g. <see cref="BpfMap.OpenPinned"/> of a pinned <c>hints</c>),
+    /// so hints set before a reload still apply after it. The caller keeps ownership of <paramref name="reuseHints"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="reuseHints"/> is not a map like agent_class's <c>hints</c>.</exception>
+    public static AgentClassScheduler Load(AgentClassTunables t, string? objectPath, BpfMap? reuseHints)
     {
         BpfObject obj = objectPath is { Length: > 0 } ? BpfObject.OpenFile(objectPath) : BpfObject.OpenEmbedded();
         try
@@ -46,9 +70,13 @@ public sealed unsafe class AgentClassScheduler : IDisposable
                 ulong partial = (ulong)obj.Btf.Enum("scx_ops_flags")["SCX_OPS_SWITCH_PARTIAL"];
                 obj.SetStructOpsField(StructOpsMap, "sched_ext_ops", "flags", partial);
             }
+            if (reuseHints is not null)
+            {
+                obj.ReuseMap(HintsPin, reuseHints);
+            }
             obj.Load();
-            var scheduler = new AgentClassScheduler(obj);
-            scheduler.WriteTopology();
+            var scheduler = new AgentClassScheduler(obj, obj.Map(HintsPin), obj.Map(StatsPin), obj.Map(LatencyPin), obj.Map(ExitInfoPin), link: null);
+            WriteTopology(obj.Map("cpu_llc"));
             return scheduler;
         }
         catch
@@ -59,42 +87,54 @@ public sealed unsafe class AgentClassScheduler : IDisposable
     }
 
     /// <summary>Registers the scheduler with the kernel.</summary>
+    /// <exception cref="InvalidOperationException">Already attached, or adopted from pins (there is no object to attach).</exception>
     public void Attach()
     {
         if (IsAttached)
         {
             throw new InvalidOperationException("agent_class is already attached");
         }
+        if (_obj is null)
+        {
+            throw new InvalidOperationException("this agent_class was adopted from pins and has no BPF object to attach; Load() a new one");
+        }
         _link = _obj.AttachStructOps(StructOpsMap);
     }
 
     /// <summary>Sets the hint of a task (a whole process when <paramref name="pid"/> is a thread-group leader).</summary>
-    /// <exception cref="BpfException">The pid does not exist (pidfd_open: ESRCH), or the map update failed.</exception>
+    /// <exception cref="SyscallException">The pid does not exist (pidfd_open: ESRCH).</exception>
+    /// <exception cref="BpfException">The map update failed.</exception>
     public void SetHint(int pid, AgentHint hint)
     {
-        int pidfd = OpenPidfd(pid);
-        try
-        {
-            _hints.Update(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)), MemoryMarshal.AsBytes(new ReadOnlySpan<AgentHint>(in hint)));
-        }
-        finally
-        {
-            Libc.Close(pidfd);
-        }
+        using ProcessHandle process = ProcessHandle.Open(pid);
+        SetHint(process, hint);
+    }
+
+    /// <summary>Sets the hint of the process behind <paramref name="process"/>'s pidfd; it dies with that process.</summary>
+    /// <exception cref="BpfException">The map update failed (ENOENT when the process has exited: the
+    /// kernel finds no task behind the pidfd).</exception>
+    public void SetHint(ProcessHandle process, AgentHint hint)
+    {
+        int pidfd = process.Fd;
+        _hints.Update(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)), MemoryMarshal.AsBytes(new ReadOnlySpan<AgentHint>(in hint)));
+        GC.KeepAlive(process);
     }
 
     /// <summary>Removes a task's hint; false when it had none.</summary>
+    /// <exception cref="SyscallException">The pid does not exist (pidfd_open: ESRCH).</exception>
     public bool ClearHint(int pid)
     {
-        int pidfd = OpenPidfd(pid);
-        try
-        {
-            return _hints.Delete(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)));
-        }
-        finally
-        {
-            Libc.Close(pidfd);
-        }
+        using ProcessHandle process = ProcessHandle.Open(pid);
+        return ClearHint(process);
+    }
+
+    /// <summary>Removes the hint of the process behind <paramref name="process"/>'s pidfd; false when it had none (or has exited).</summary>
+    public bool ClearHint(ProcessHandle process)
+    {
+        int pidfd = process.Fd;
+        bool removed = _hints.Delete(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)));
+        GC.KeepAlive(process);
+        return removed;
     }
 
     /// <summary>The scheduler's counters, summed over CPUs.</summary>
@@ -107,32 +147,43 @@ public sealed unsafe class AgentClassScheduler : IDisposable
     /// <summary>The per-class queue-wait histograms.</summary>
     public AgentLatencySnapshot ReadLatency() => AgentLatencySnapshot.FromPerCpu(_latency.LookupPerCpu());
 
+    /// <summary>Why the scheduler left the kernel (written by its ops.exit); null while it has not.</summary>
+    public SchedulerExit? ReadExitInfo()
+    {
+        AgentExitInfo info = default;
+        uint zero = 0;
+        _exitInfo.TryLookup(MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in zero)), MemoryMarshal.AsBytes(new Span<AgentExitInfo>(ref info)));
+        return SchedulerExit.From(in info);
+    }
+
+    /// <summary>
+    /// Detaches now: removes the link's pin if there is one (the map pins stay, see <see cref="Unpin"/>)
+    /// and closes the link. The kernel detaches once no other process holds the link open.
+    /// </summary>
     public void Detach()
     {
-        _link?.Dispose();
+        _link?.Detach();
         _link = null;
     }
 
+    /// <summary>
+    /// Closes this process's handles, link first. Without pins that detaches the scheduler; with the
+    /// link pinned it stays attached (call <see cref="Unpin"/> first to detach).
+    /// </summary>
     public void Dispose()
     {
-        Detach();
-        _obj.Dispose();
-    }
-
-    private static int OpenPidfd(int pid)
-    {
-        int fd = Libc.PidfdOpen(pid, 0);
-        if (fd < 0)
-        {
-            throw new BpfException($"pidfd_open({pid})", Marshal.GetLastPInvokeError());
-        }
-        return fd;
+        _link?.Dispose();
+        _link = null;
+        _hints.Dispose();
+        _stats.Dispose();
+        _latency.Dispose();
+        _exitInfo.Dispose();
+        _obj?.Dispose();
     }
 
     /// <summary>Fills `cpu_llc` with each CPU's last-level cache id from sysfs (all 0 when unknown).</summary>
-    private void WriteTopology()
+    private static void WriteTopology(BpfMap llc)
     {
-        BpfMap llc = _obj.Map("cpu_llc");
         int cpus = Math.Min(BpfMap.PossibleCpus, AgentLimits.MaxCpus);
         for (uint cpu = 0; cpu < cpus; cpu++)
         {

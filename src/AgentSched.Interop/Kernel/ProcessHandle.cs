@@ -48,6 +48,22 @@ public sealed class ProcessHandle : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens a pidfd for one thread (PIDFD_THREAD, Linux 6.9+): agent_class keys hints by it, so a
+    /// hint set through it covers that thread alone. Its owner, start time and liveness are the thread's.
+    /// </summary>
+    /// <exception cref="SyscallException">ESRCH when there is no such thread; EINVAL before 6.9.</exception>
+    public static ProcessHandle OpenThread(int tid)
+    {
+        const uint PIDFD_THREAD = 0x80; // O_EXCL
+        int fd = Libc.PidfdOpen(tid, PIDFD_THREAD);
+        if (fd < 0)
+        {
+            throw SyscallException.FromLastError($"pidfd_open({tid}, PIDFD_THREAD)");
+        }
+        return new ProcessHandle(new SafeFdHandle(fd), tid);
+    }
+
     /// <summary>Opens a pidfd for a process (a thread-group leader's pid).</summary>
     /// <exception cref="SyscallException">pidfd_open failed: ESRCH when there is no such process,
     /// EINVAL for the tid of a thread that is not a leader.</exception>

@@ -4,9 +4,16 @@ using AgentSched.Workload;
 //   Runs one agent loop (see StepLoop) and prints its step rate and latency percentiles.
 // agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]
 //   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
+// agentsched-workload api --socket PATH ITEM...
+//   A scripted raw client of agentschedd's socket (see ApiScript).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]\n"
-    + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]";
+    + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
+    + "       agentsched-workload api --socket PATH ITEM...";
 
+if (args.Length >= 3 && args[0] == "api" && args[1] == "--socket")
+{
+    return ApiScript.Run(args[2], args[3..]);
+}
 if (args.Length == 0 || args[0] is not ("steps" or "spin"))
 {
     Console.Error.WriteLine(Usage);

@@ -10,6 +10,9 @@ public enum DaemonExitCode
     SchedulerBusy = 4,
     LoadFailed = 5,
     PermissionDenied = 6,
+
+    /// <summary>Another agentschedd is serving the configured socket.</summary>
+    AlreadyRunning = 7,
 }
 
 /// <summary>

@@ -1,13 +1,14 @@
 using AgentSched.Daemon;
+using AgentSched.Daemon.Logging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Serilog;
-using Serilog.Events;
 using Serilog.Extensions.Logging;
 
-// agentschedd: loads the agent_class sched_ext scheduler and keeps it attached while it runs.
+// agentschedd: loads the agent_class sched_ext scheduler (or falls back to EEVDF controls), keeps it
+// attached through ejections, and serves the socket API agent runtimes mark their tasks through.
 // Configuration, lowest precedence first: appsettings.json beside the binary,
 // /etc/agentsched/agentsched.json, AGENTSCHED_* environment variables, the command line
 // (e.g. --Scheduler:SliceUs=2000).
@@ -24,24 +25,23 @@ builder.Configuration
     .AddEnvironmentVariables("AGENTSCHED_")
     .AddCommandLine(args);
 
-Log.Logger = new LoggerConfiguration()
-    .MinimumLevel.Information()
-    .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-    .WriteTo.Console(
-        outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
-        standardErrorFromLevel: LogEventLevel.Verbose)
-    .CreateLogger();
+Log.Logger = DaemonLogging.Create(
+    builder.Configuration["Logging:Format"],
+    builder.Configuration["Logging:Level"],
+    journal: Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 });
 builder.Logging.ClearProviders();
 builder.Logging.AddSerilog(Log.Logger, dispose: true);
 // Startup failures are reported once, by the catch below, not also by the host's own logger.
 // (AddSerilog adds a provider-specific rule, which outranks a general one: name the provider.)
 builder.Logging.AddFilter<SerilogLoggerProvider>("Microsoft.Extensions.Hosting", LogLevel.None);
+builder.Logging.SetMinimumLevel(LogLevel.Trace); // Serilog applies Logging:Level
 
 builder.Services.AddAgentSched(builder.Configuration);
 
 try
 {
     using IHost host = builder.Build();
+    AgentSchedServiceCollectionExtensions.ValidateAllOptions(host.Services);
     await host.RunAsync();
     return (int)DaemonExitCode.Ok;
 }
@@ -50,9 +50,14 @@ catch (DaemonStartupException e)
     Console.Error.WriteLine($"agentschedd: {e.Message}");
     return (int)e.ExitCode;
 }
-catch (OptionsValidationException e)
+catch (Exception e) when (e is OptionsValidationException
+    || (e is AggregateException a && a.InnerExceptions.All(x => x is OptionsValidationException)))
 {
-    foreach (string failure in e.Failures)
+    // One options type failing is thrown as itself; several arrive together in an AggregateException.
+    IEnumerable<OptionsValidationException> all = e is AggregateException agg
+        ? agg.InnerExceptions.Cast<OptionsValidationException>()
+        : [(OptionsValidationException)e];
+    foreach (string failure in all.SelectMany(x => x.Failures))
     {
         Console.Error.WriteLine($"agentschedd: invalid configuration: {failure}");
     }

@@ -1,31 +1,88 @@
 using AgentSched.Daemon.Scheduler;
+using AgentSched.Interop.Abi;
+using AgentSched.Interop.Kernel;
+using AgentSched.Interop.Scheduler;
 
 namespace AgentSched.Daemon.Tests;
 
-/// <summary>Stands in for the kernel: records calls, or fails Attach with a given exception.</summary>
-internal sealed class FakeBpfScheduler(Exception? attachFailure = null) : IBpfScheduler
+/// <summary>Stands in for the kernel: records calls, fails Attach with queued exceptions, can pretend to be ejected.</summary>
+internal sealed class FakeBpfScheduler(params Exception[] attachFailures) : IBpfScheduler
 {
+    private readonly Queue<Exception> _failures = new(attachFailures);
+
+    /// <summary>Makes the next Attach calls fail with these exceptions, in order.</summary>
+    public void FailNextAttaches(params Exception[] failures)
+    {
+        foreach (Exception e in failures) _failures.Enqueue(e);
+    }
+
     public SchedulerOptions? AttachedWith { get; private set; }
+
+    public int Attaches { get; private set; }
+
+    public int AttachCalls { get; private set; }
 
     public int Detaches { get; private set; }
 
+    public int Releases { get; private set; }
+
+    public bool Adoptable { get; set; }
+
+    public SchedulerExit? Exit { get; set; }
+
+    public Dictionary<int, AgentHint> Hints { get; } = [];
+
     public bool IsAttached { get; private set; }
+
+    public string PinDirectory(SchedulerOptions options) => Path.Combine(options.PinPath, "fake");
+
+    public AdoptResult TryAdopt(SchedulerOptions options)
+    {
+        if (Adoptable)
+        {
+            IsAttached = true;
+            AttachedWith = options;
+        }
+        return new AdoptResult(Adoptable, [], null);
+    }
 
     public void Attach(SchedulerOptions options)
     {
-        if (attachFailure is not null)
+        AttachCalls++;
+        if (_failures.TryDequeue(out Exception? failure))
         {
-            throw attachFailure;
+            throw failure;
         }
         AttachedWith = options;
         IsAttached = true;
+        Exit = null;
+        Attaches++;
+    }
+
+    public void ReleaseEjected()
+    {
+        Releases++;
+        IsAttached = false;
     }
 
     public void Detach()
     {
-        Detaches++;
+        if (IsAttached)
+        {
+            Detaches++;
+        }
         IsAttached = false;
     }
 
-    public void Dispose() => Detach();
+    public SchedulerExit? ReadExit() => Exit;
+
+    public void SetHint(ProcessHandle process, AgentHint hint) => Hints[process.Pid] = hint;
+
+    public void ClearHint(ProcessHandle process) => Hints.Remove(process.Pid);
+
+    public IReadOnlyDictionary<AgentStat, ulong> ReadStats() => Enum.GetValues<AgentStat>().ToDictionary(s => s, _ => 0UL);
+
+    public AgentLatencySnapshot ReadLatency() => throw new NotSupportedException();
+
+    public void Dispose() => IsAttached = false;
 }

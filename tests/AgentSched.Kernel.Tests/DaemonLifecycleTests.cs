@@ -3,6 +3,7 @@ using System.Text.Json;
 using AgentSched.Daemon;
 using AgentSched.Interop.Abi;
 using AgentSched.Interop.Kernel;
+using AgentSched.Tests;
 
 namespace AgentSched.Kernel.Tests;
 
@@ -44,13 +45,26 @@ public sealed class DaemonLifecycleTests
         await first.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached");
         long? seq = SchedExtStatus.Read().EnableSeq;
 
-        using var second = DaemonProcess.Start();
+        // Mode sched_ext: refuse to run without the scheduler.
+        using var second = DaemonProcess.Start(null, "--Scheduler:Mode=sched_ext");
         int code = await second.WaitForExitAsync(s_exit);
 
         Assert.Equal((int)DaemonExitCode.SchedulerBusy, code);
         Assert.Equal(
-            "agentschedd: another sched_ext scheduler is already attached (agent_class, state enabled); detach it before starting agentschedd",
+            "agentschedd: another sched_ext scheduler is attached (agent_class, state enabled); detach it before starting agentschedd",
             second.Output.Trim());
+
+        // Mode auto: serve in fallback, unhealthy, and leave the attached scheduler alone.
+        using (var third = DaemonProcess.Start())
+        {
+            await third.WaitForSocketAsync(s_exit);
+            using ApiConnection c = await ApiConnection.OpenAsync(third.SocketPath);
+            JsonElement status = await c.CallAsync("""{"v":1,"op":"status"}""");
+            Assert.Equal(("fallback", false), (status.GetProperty("mode").GetString(), status.GetProperty("healthy").GetBoolean()));
+            Assert.Contains("another sched_ext scheduler is attached (agent_class", status.GetProperty("reason").GetString());
+            third.Signal(Signals.SIGTERM);
+            Assert.Equal(0, await third.WaitForExitAsync(s_exit));
+        }
         SchedExtStatus after = SchedExtStatus.Read();
         Assert.Equal(("enabled", "agent_class", seq), (after.State, after.Ops, after.EnableSeq));
 
@@ -69,13 +83,23 @@ public sealed class DaemonLifecycleTests
             s.CopyTo(f);
         }
 
-        using var daemon = DaemonProcess.Start($"--Scheduler:ObjectPath={path}");
+        using var daemon = DaemonProcess.Start(null, $"--Scheduler:ObjectPath={path}", "--Scheduler:Mode=sched_ext");
         int code = await daemon.WaitForExitAsync(s_exit);
 
         Assert.Equal((int)DaemonExitCode.LoadFailed, code);
         Assert.StartsWith("agentschedd: loading the agent_class scheduler failed: bpf_object__load failed: EACCES", daemon.Output);
         Assert.Contains("invalid mem access 'map_value_or_null'", daemon.Output);
         Assert.Equal("disabled", SchedExtStatus.Read().State);
+
+        // In the default mode the same failure leaves the API serving, in fallback, with the reason.
+        using var auto = DaemonProcess.Start(null, $"--Scheduler:ObjectPath={path}");
+        await auto.WaitForSocketAsync(s_exit);
+        using ApiConnection c = await ApiConnection.OpenAsync(auto.SocketPath);
+        JsonElement status = await c.CallAsync("""{"v":1,"op":"status"}""");
+        Assert.Equal(("fallback", false), (status.GetProperty("mode").GetString(), status.GetProperty("healthy").GetBoolean()));
+        Assert.Contains("invalid mem access 'map_value_or_null'", status.GetProperty("reason").GetString());
+        auto.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await auto.WaitForExitAsync(s_exit));
     }
 
     /// <summary>The per-CPU `stats` map summed over CPUs, read the way an operator would, with bpftool.</summary>

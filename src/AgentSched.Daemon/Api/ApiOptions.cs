@@ -1,0 +1,70 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace AgentSched.Daemon.Api;
+
+/// <summary>The "Api" configuration section: the socket and its limits.</summary>
+public sealed class ApiOptions
+{
+    public const string Section = "Api";
+
+    /// <summary>The Unix socket agent runtimes connect to.</summary>
+    public string SocketPath { get; set; } = AgentSched.Protocol.ApiProtocol.DefaultSocketPath;
+
+    /// <summary>The group that owns the socket; members may use it. Empty: leave it root's.</summary>
+    public string SocketGroup { get; set; } = "agentsched";
+
+    /// <summary>The socket's permission bits, octal.</summary>
+    public string SocketMode { get; set; } = "0660";
+
+    /// <summary>Requests per second one connection may make (a token bucket of this size, refilled continuously).</summary>
+    public int MaxRequestsPerSecond { get; set; } = 20_000;
+
+    /// <summary>BURST tasks (marks and open steps) one requesting uid may hold at once.</summary>
+    public int MaxBurstTasksPerUid { get; set; } = 256;
+
+    /// <summary>Marks the daemon holds in total (each keeps a pidfd open).</summary>
+    public int MaxMarks { get; set; } = 16_384;
+
+    /// <summary>The window of a <c>step_begin</c> that names none.</summary>
+    public int DefaultStepWindowMs { get; set; } = 100;
+
+    internal UnixFileMode ParsedSocketMode => (UnixFileMode)Convert.ToInt32(SocketMode, 8);
+}
+
+internal sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ApiOptions o)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(o.SocketPath) || !Path.IsPathRooted(o.SocketPath))
+        {
+            errors.Add($"Api:SocketPath must be an absolute path (got '{o.SocketPath}')");
+        }
+        else if (System.Text.Encoding.UTF8.GetByteCount(o.SocketPath) > 107)
+        {
+            errors.Add($"Api:SocketPath is longer than a Unix socket path may be (107 bytes): '{o.SocketPath}'");
+        }
+        if (o.SocketMode is not { Length: >= 3 and <= 4 } || !o.SocketMode.All(c => c is >= '0' and <= '7'))
+        {
+            errors.Add($"Api:SocketMode must be octal permission bits such as 0660 (got '{o.SocketMode}')");
+        }
+        if (o.MaxRequestsPerSecond is < 1 or > 10_000_000)
+        {
+            errors.Add($"Api:MaxRequestsPerSecond must be between 1 and 10000000 (got {o.MaxRequestsPerSecond.ToString(CultureInfo.InvariantCulture)})");
+        }
+        if (o.MaxBurstTasksPerUid is < 0 or > 1_000_000)
+        {
+            errors.Add($"Api:MaxBurstTasksPerUid must be between 0 and 1000000 (got {o.MaxBurstTasksPerUid})");
+        }
+        if (o.MaxMarks is < 1 or > 1_000_000)
+        {
+            errors.Add($"Api:MaxMarks must be between 1 and 1000000 (got {o.MaxMarks})");
+        }
+        if (o.DefaultStepWindowMs is < AgentSched.Protocol.ApiProtocol.MinWindowMs or > AgentSched.Protocol.ApiProtocol.MaxWindowMs)
+        {
+            errors.Add($"Api:DefaultStepWindowMs must be between 1 and 3600000 (got {o.DefaultStepWindowMs})");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,273 @@
+using System.Buffers;
+using System.Net.Sockets;
+using AgentSched.Daemon.Configuration;
+using AgentSched.Daemon.State;
+using AgentSched.Interop.Kernel;
+using AgentSched.Protocol;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AgentSched.Daemon.Api;
+
+/// <summary>
+/// The Unix-socket API: newline-delimited JSON, persistent connections, pipelined requests answered
+/// in order (docs/protocol.md). The socket is bound at start, so a daemon that cannot serve exits
+/// with a clear error instead of running deaf. Each connection is served by one task; a bad client
+/// gets error responses (or, for a broken socket, is dropped) and never affects the others.
+/// </summary>
+internal sealed partial class ApiServer(
+    RequestHandler handler,
+    MarkStore store,
+    ApiCounters counters,
+    LiveOptions<ApiOptions> options,
+    ILogger<ApiServer> logger) : BackgroundService, IHostedLifecycleService
+{
+    private Socket? _listener;
+    private string? _path;
+    private string? _missingGroup;
+    private bool _started;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly List<Task> _connections = [];
+
+    /// <summary>
+    /// Binds before any service starts, so a second daemon on the same socket stops before it touches
+    /// the scheduler. Connections wait in the backlog until every service has started.
+    /// </summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        ApiOptions o = options.Current;
+        _path = o.SocketPath;
+        _listener = Bind(o);
+        return Task.CompletedTask;
+    }
+
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        _started = true;
+        ApiOptions o = options.Current;
+        if (_missingGroup is not null)
+        {
+            LogNoGroup(_missingGroup, o.SocketPath);
+        }
+        LogListening(o.SocketPath, o.SocketMode, o.SocketGroup.Length > 0 ? o.SocketGroup : "root");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Closes the socket before any service stops, so no request reaches a stopping daemon.</summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        // Unlink the path first, so clients see "not running" rather than hang.
+        if (_path is not null) File.Delete(_path);
+        await _closing.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        Task[] open;
+        lock (_connections) open = [.. _connections];
+        try
+        {
+            await Task.WhenAll(open).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>When another service failed to start, the socket bound early is removed here.</summary>
+    public override void Dispose()
+    {
+        if (!_started && _listener is not null && _path is not null)
+        {
+            _listener.Dispose();
+            File.Delete(_path);
+        }
+        _closing.Dispose();
+        base.Dispose();
+    }
+
+    private Socket Bind(ApiOptions o)
+    {
+        string path = o.SocketPath;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (File.Exists(path) || Directory.Exists(path))
+        {
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                throw new DaemonStartupException(DaemonExitCode.AlreadyRunning,
+                    $"another agentschedd is already serving {path}; stop it first (systemctl stop agentsched)");
+            }
+            catch (SocketException)
+            {
+                File.Delete(path); // left behind by a daemon that died
+            }
+        }
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            File.SetUnixFileMode(path, o.ParsedSocketMode);
+            if (o.SocketGroup.Length > 0)
+            {
+                if (FileOwnership.TryLookupGroup(o.SocketGroup) is { } gid)
+                {
+                    FileOwnership.SetGroup(path, gid);
+                }
+                else
+                {
+                    _missingGroup = o.SocketGroup; // logged once the daemon has started
+                }
+            }
+            listener.Listen(512);
+            return listener;
+        }
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+        {
+            listener.Dispose();
+            throw new DaemonStartupException(DaemonExitCode.Unexpected, $"cannot listen on {path}: {e.Message}", e);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _closing.Token);
+        try
+        {
+            while (!linked.IsCancellationRequested)
+            {
+                Socket client = await _listener!.AcceptAsync(linked.Token).ConfigureAwait(false);
+                lock (_connections)
+                {
+                    _connections.RemoveAll(t => t.IsCompleted);
+                    _connections.Add(Task.Run(() => ServeAsync(client, linked.Token), CancellationToken.None));
+                }
+            }
+        }
+        catch (Exception e) when (linked.IsCancellationRequested && e is OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+        }
+    }
+
+    private async Task ServeAsync(Socket socket, CancellationToken stopping)
+    {
+        counters.Opened();
+        using (socket)
+        {
+            PeerCredentials peer;
+            try
+            {
+                peer = PeerCredentials.Of(socket);
+            }
+            catch (SocketException e)
+            {
+                LogNoCredentials(e.Message);
+                counters.Closed();
+                return;
+            }
+            var framer = new LineFramer(ApiProtocol.MaxLineBytes);
+            var output = new ArrayBufferWriter<byte>(4096);
+            var bucket = new TokenBucket(options.Current.MaxRequestsPerSecond);
+            try
+            {
+                while (true)
+                {
+                    int n = await socket.ReceiveAsync(framer.GetReadBuffer(), SocketFlags.None, stopping).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+                    framer.Advance(n);
+                    bool durable = ServeLines(peer, framer, output, bucket);
+                    if (durable)
+                    {
+                        await store.FlushAsync(stopping).ConfigureAwait(false);
+                    }
+                    if (output.WrittenCount > 0)
+                    {
+                        await SendAllAsync(socket, output.WrittenMemory, stopping).ConfigureAwait(false);
+                        output.ResetWrittenCount();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+            }
+            catch (SocketException e)
+            {
+                LogDropped(peer.Pid, e.SocketErrorCode.ToString());
+            }
+            finally
+            {
+                counters.Closed();
+            }
+        }
+    }
+
+    /// <summary>Answers every complete line buffered; true when one of them must reach the disk before the answers are sent.</summary>
+    private bool ServeLines(PeerCredentials peer, LineFramer framer, ArrayBufferWriter<byte> output, TokenBucket bucket)
+    {
+        bool durable = false;
+        while (true)
+        {
+            LineFramer.FrameKind kind = framer.TryNext(out ReadOnlySpan<byte> line);
+            if (kind == LineFramer.FrameKind.None)
+            {
+                return durable;
+            }
+            if (kind == LineFramer.FrameKind.TooLong)
+            {
+                counters.Request(null);
+                handler.Error(output, null, new ProtocolError(ErrorCode.LineTooLong,
+                    $"request line longer than {ApiProtocol.MaxLineBytes} bytes; it was discarded"));
+                continue;
+            }
+            if (line.IsEmpty)
+            {
+                continue; // blank lines are keep-alives
+            }
+            if (!RequestParser.TryParse(line, out ApiRequest? request, out ProtocolError? error, out byte[]? id))
+            {
+                counters.Request(null);
+                handler.Error(output, id, error!);
+                continue;
+            }
+            if (_closing.IsCancellationRequested)
+            {
+                counters.Request(request!.Op);
+                handler.Error(output, id, new ProtocolError(ErrorCode.Unavailable, "agentschedd is shutting down; the request was not executed"));
+                continue;
+            }
+            if (!bucket.TryTake())
+            {
+                counters.Request(request!.Op);
+                handler.Error(output, id, new ProtocolError(ErrorCode.RateLimited,
+                    $"more than {options.Current.MaxRequestsPerSecond} requests per second on this connection (Api:MaxRequestsPerSecond); the request was not executed"));
+                continue;
+            }
+            durable |= handler.Handle(peer, request!, output);
+        }
+    }
+
+    private static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            data = data[sent..];
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "listening on {Path} (mode {Mode}, group {Group})")]
+    private partial void LogListening(string path, string mode, string group);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "group {Group} does not exist: {Path} stays owned by root's group, so only root can use it (create the group: scripts/install does)")]
+    private partial void LogNoGroup(string group, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "refused a connection whose credentials could not be read: {Reason}")]
+    private partial void LogNoCredentials(string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "connection from pid {Pid} dropped: {Reason}")]
+    private partial void LogDropped(int pid, string reason);
+}

@@ -1,0 +1,72 @@
+using AgentSched.Interop.Kernel;
+using AgentSched.Protocol;
+
+namespace AgentSched.Daemon.Marks;
+
+/// <summary>The class a mark entry asks for right now, after its windows are taken into account.</summary>
+/// <param name="EndNs">CLOCK_MONOTONIC end of the window that grants it; null = no window.</param>
+internal readonly record struct EffectiveHint(TaskClass Class, ulong? EndNs, int? HomeCpu, int? BudgetUs);
+
+/// <summary>The standing mark and the open step of one task.</summary>
+/// <param name="Class">The standing mark's class; null when only a step is open.</param>
+/// <param name="EndNs">The standing mark's window end; null = until unmarked.</param>
+/// <param name="StepEndNs">The end of the window step_begin opened; null when no step is open.</param>
+internal readonly record struct MarkState(
+    TaskClass? Class, ulong? EndNs, int? HomeCpu, int? BudgetUs, ulong? StepEndNs, int? StepBudgetUs)
+{
+    public EffectiveHint? EffectiveAt(ulong nowNs)
+    {
+        if (StepEndNs is { } stepEnd && stepEnd > nowNs)
+        {
+            return new EffectiveHint(TaskClass.Burst, stepEnd, HomeCpu, StepBudgetUs ?? BudgetUs);
+        }
+        if (Class is { } c && (EndNs is null || EndNs > nowNs))
+        {
+            return new EffectiveHint(c, EndNs, HomeCpu, BudgetUs);
+        }
+        return null;
+    }
+
+    /// <summary>The earliest window end still ahead, for the expiry timer.</summary>
+    public ulong? NextDeadline(ulong nowNs)
+    {
+        ulong? next = null;
+        if (StepEndNs is { } s && s > nowNs) next = s;
+        if (EndNs is { } e && e > nowNs && (next is null || e < next)) next = e;
+        return next;
+    }
+}
+
+/// <summary>
+/// One marked task: a process (its thread-group leader's pid) or, for a step opened on one thread,
+/// that thread. It holds a pidfd for as long as it exists, so every later action reaches the same
+/// task even if the pid is reused after the task exits. Guarded by the <see cref="MarkRegistry"/> lock.
+/// </summary>
+internal sealed class MarkEntry(ProcessHandle handle, ProcessInfo info, bool isThread, uint requesterUid) : IDisposable
+{
+    public ProcessHandle Handle { get; } = handle;
+
+    public int Pid => Info.Pid;
+
+    public ProcessInfo Info { get; } = info;
+
+    /// <summary>A single thread (a step opened with a tid) rather than a whole process.</summary>
+    public bool IsThread { get; } = isThread;
+
+    /// <summary>The uid whose BURST limit this entry counts against.</summary>
+    public uint RequesterUid { get; set; } = requesterUid;
+
+    /// <summary>What was asked of this task; replaced as a whole, so a failed change rolls back by assignment.</summary>
+    public MarkState State { get; set; }
+
+    /// <summary>Scheduling attributes of each thread before the daemon first changed them, for restoring.</summary>
+    public Dictionary<int, SchedAttr> Saved { get; } = [];
+
+    /// <summary>What the entry asks for at <paramref name="nowNs"/>; null when nothing is left (the entry can go).</summary>
+    public EffectiveHint? EffectiveAt(ulong nowNs) => State.EffectiveAt(nowNs);
+
+    /// <summary>The threads the entry covers: itself, or every thread of its process.</summary>
+    public IReadOnlyList<int> Threads() => IsThread ? [Pid] : Handle.ThreadIds();
+
+    public void Dispose() => Handle.Dispose();
+}

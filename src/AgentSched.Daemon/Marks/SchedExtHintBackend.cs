@@ -1,0 +1,70 @@
+using AgentSched.Daemon.Scheduler;
+using AgentSched.Interop;
+using AgentSched.Interop.Abi;
+using AgentSched.Interop.Kernel;
+using AgentSched.Protocol;
+
+namespace AgentSched.Daemon.Marks;
+
+/// <summary>
+/// Classes as agent_class hints: the hint record goes into the scheduler's task-storage map through
+/// the entry's pidfd. In partial mode BURST and BATCH tasks are also moved to SCHED_EXT (policy 7),
+/// since only those run on agent_class there; removing the mark restores their policy.
+/// </summary>
+internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial) : IHintBackend
+{
+    private const int ESRCH = 3;
+
+    public string Mode => "sched_ext";
+
+    public void Apply(MarkEntry entry, EffectiveHint hint)
+    {
+        scheduler.SetHint(entry.Handle, ToAgentHint(hint));
+        if (!partial)
+        {
+            return;
+        }
+        if (hint.Class == TaskClass.Normal)
+        {
+            FallbackHintBackend.Restore(entry);
+            return;
+        }
+        foreach (int tid in entry.Threads())
+        {
+            try
+            {
+                if (!entry.Saved.TryGetValue(tid, out SchedAttr original))
+                {
+                    original = TaskScheduling.Get(tid);
+                    entry.Saved[tid] = original;
+                }
+                if (original.Policy is SchedPolicy.Normal or SchedPolicy.Batch or SchedPolicy.Idle)
+                {
+                    TaskScheduling.Set(tid, original with { Policy = SchedPolicy.Ext });
+                }
+            }
+            catch (SyscallException e) when (e.Errno == ESRCH && tid != entry.Pid)
+            {
+                entry.Saved.Remove(tid);
+            }
+        }
+    }
+
+    public void Remove(MarkEntry entry)
+    {
+        if (scheduler.IsAttached)
+        {
+            scheduler.ClearHint(entry.Handle);
+        }
+        FallbackHintBackend.Restore(entry);
+    }
+
+    internal static AgentHint ToAgentHint(EffectiveHint hint) => new()
+    {
+        ClassId = (uint)hint.Class,
+        HomeCpu = hint.HomeCpu ?? -1,
+        WindowEndNs = hint.EndNs ?? 0,
+        StepBudgetUs = (uint)(hint.BudgetUs ?? 0),
+        Flags = 0,
+    };
+}

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace AgentSched.Daemon.Tests;
+
+/// <summary>What the kernel reports about a process's scheduling, read from /proc (not through the daemon's own code).</summary>
+internal static class ProcStat
+{
+    /// <summary>(nice, policy) from fields 19 and 41 of /proc/PID/stat.</summary>
+    public static (int Nice, int Policy) Sched(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (int.Parse(f[19 - 3]), int.Parse(f[41 - 3]));
+    }
+
+    /// <summary>A child that sleeps until killed; dispose kills it.</summary>
+    public static Sleeper Sleep() => new(Process.Start(new ProcessStartInfo("sleep", "600") { UseShellExecute = false })!);
+
+    /// <summary>A sleeping child running as <paramref name="uid"/>.</summary>
+    public static Sleeper SleepAs(int uid) =>
+        new(Process.Start(new ProcessStartInfo("setpriv", $"--reuid={uid} --regid={uid} --clear-groups sleep 600") { UseShellExecute = false })!);
+
+    internal sealed class Sleeper(Process process) : IDisposable
+    {
+        public int Pid => process.Id;
+
+        public void Dispose()
+        {
+            try
+            {
+                process.Kill();
+                process.WaitForExit();
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            process.Dispose();
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace AgentSched.Tests;
+
+/// <summary>A raw protocol client for tests: sends lines, reads response lines, nothing else.</summary>
+internal sealed class ApiConnection : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly StreamReader _reader;
+
+    private ApiConnection(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket);
+        _reader = new StreamReader(_stream, Encoding.UTF8);
+    }
+
+    public static async Task<ApiConnection> OpenAsync(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+        return new ApiConnection(socket);
+    }
+
+    /// <summary>Sends raw bytes (which may hold several lines, or none).</summary>
+    public async Task SendRawAsync(string text) => await _stream.WriteAsync(Encoding.UTF8.GetBytes(text));
+
+    public async Task<string> ReadLineAsync() =>
+        await _reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) ?? throw new EndOfStreamException("the daemon closed the connection");
+
+    /// <summary>Sends one line and parses the response.</summary>
+    public async Task<JsonElement> CallAsync(string line)
+    {
+        await SendRawAsync(line + "\n");
+        return JsonDocument.Parse(await ReadLineAsync()).RootElement.Clone();
+    }
+
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _stream.Dispose();
+        _socket.Dispose();
+    }
+}

@@ -6,13 +6,34 @@ using AgentSched.Workload;
 //   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
+// agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]
+//   Round-trip latency and request rate of the socket API (see ApiBench).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
-    + "       agentsched-workload api --socket PATH ITEM...";
+    + "       agentsched-workload api --socket PATH ITEM...\n"
+    + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]";
 
 if (args.Length >= 3 && args[0] == "api" && args[1] == "--socket")
 {
     return ApiScript.Run(args[2], args[3..]);
+}
+if (args.Length >= 1 && args[0] == "api-bench")
+{
+    string socket = "/run/agentsched/agentsched.sock", op = "ping";
+    int clients = 1;
+    double benchSeconds = 5;
+    for (int i = 1; i + 1 < args.Length; i += 2)
+    {
+        switch (args[i])
+        {
+            case "--socket": socket = args[i + 1]; break;
+            case "--op": op = args[i + 1]; break;
+            case "--clients": clients = PositiveInt(args[i + 1]); break;
+            case "--seconds": benchSeconds = double.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
+            default: Console.Error.WriteLine($"agentsched-workload: unknown option {args[i]}\n{Usage}"); return 2;
+        }
+    }
+    return ApiBench.Run(socket, op, clients, benchSeconds);
 }
 if (args.Length == 0 || args[0] is not ("steps" or "spin"))
 {

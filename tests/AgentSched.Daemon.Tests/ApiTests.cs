@@ -42,12 +42,17 @@ public sealed class ApiTests : IAsyncLifetime
         using ProcStat.Sleeper target = ProcStat.Sleep();
         using ApiConnection c = await Connect();
         Assert.Equal((0, 0), ProcStat.Sched(target.Pid));
+        ulong? baseSlice = ProcStat.Slice(target.Pid);
 
         JsonElement burst = await c.CallAsync($$"""{"v":1,"id":1,"op":"mark","pid":{{target.Pid}},"class":"burst"}""");
         AssertOk(burst);
         Assert.Equal(1, burst.GetProperty("id").GetInt32());
         Assert.Equal("burst", burst.GetProperty("class").GetString());
         Assert.Equal((-10, 0), ProcStat.Sched(target.Pid));
+        if (Environment.OSVersion.Version >= new Version(6, 12) && baseSlice is not null)
+        {
+            Assert.Equal(1_000_000UL, ProcStat.Slice(target.Pid)); // the 1 ms slice request, honoured since 6.12
+        }
 
         AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{target.Pid}},"class":"batch"}"""));
         Assert.Equal((10, 3), ProcStat.Sched(target.Pid)); // SCHED_BATCH
@@ -56,6 +61,7 @@ public sealed class ApiTests : IAsyncLifetime
         AssertOk(unmark);
         Assert.Equal("batch", unmark.GetProperty("was").GetString());
         Assert.Equal((0, 0), ProcStat.Sched(target.Pid));
+        Assert.Equal(baseSlice, ProcStat.Slice(target.Pid));
 
         JsonElement again = await c.CallAsync($$"""{"v":1,"op":"unmark","pid":{{target.Pid}}}""");
         AssertOk(again);

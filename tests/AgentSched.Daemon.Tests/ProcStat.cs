@@ -13,6 +13,11 @@ internal static class ProcStat
         return (int.Parse(f[19 - 3]), int.Parse(f[41 - 3]));
     }
 
+    /// <summary>The task's EEVDF slice in ns ("se.slice" in /proc/PID/sched, Linux 6.6+); null when the kernel does not report it.</summary>
+    public static ulong? Slice(int pid) =>
+        File.ReadAllLines($"/proc/{pid}/sched").Where(l => l.StartsWith("se.slice ", StringComparison.Ordinal))
+            .Select(l => (ulong?)ulong.Parse(l[(l.IndexOf(':') + 1)..].Trim())).FirstOrDefault();
+
     /// <summary>A child that sleeps until killed; dispose kills it.</summary>
     public static Sleeper Sleep() => new(Process.Start(new ProcessStartInfo("sleep", "600") { UseShellExecute = false })!);
 

@@ -127,12 +127,12 @@ public sealed class SchedulerSupervisorTests
         await s.StartAsync(CancellationToken.None);
 
         // The kernel ejects it: sysfs says disabled and ops.exit filled exit_info.
-        fake.Exit = new SchedulerExit(67, "SYSRQ", 0, "disabled by sysrq-S", "");
+        fake.Exit = new SchedulerExit(67, "SCX_EXIT_SYSRQ", 0, "disabled by sysrq-S", "");
         fake.ReleaseEjected(); // what the kernel's side looks like: no longer attached
         await WaitAsync(() => fake.Attaches == 2, "re-attach");
 
         Assert.Equal(("sched_ext", true, 1), (s.State.Mode, s.State.Healthy, s.State.Ejections));
-        Assert.Equal("SYSRQ", s.State.LastEjection!.Exit.KindName);
+        Assert.Equal("SCX_EXIT_SYSRQ", s.State.LastEjection!.Exit.KindName);
         await s.StopAsync(CancellationToken.None);
     }
 
@@ -145,7 +145,7 @@ public sealed class SchedulerSupervisorTests
 
         var failure = new BpfException("bpf_object__load", 22);
         fake.FailNextAttaches(failure, failure, failure, failure, failure);
-        fake.Exit = new SchedulerExit(1026, "ERROR_STALL", 0, "runnable task stall", "watchdog failed to check in");
+        fake.Exit = new SchedulerExit(1026, "SCX_EXIT_ERROR_STALL", 0, "runnable task stall", "watchdog failed to check in");
         fake.ReleaseEjected();
         await WaitAsync(() => s.State.Reason.Contains("staying in fallback"), "giving up");
 

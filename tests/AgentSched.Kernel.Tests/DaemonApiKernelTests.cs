@@ -165,14 +165,14 @@ public sealed class DaemonApiKernelTests
 
         File.WriteAllText("/proc/sysrq-trigger", "S");
 
-        await d.WaitUntilAsync(() => d.Output.Contains("scheduler ejected by the kernel: SYSRQ"), TimeSpan.FromSeconds(10), "the ejection logged");
+        await d.WaitUntilAsync(() => d.Output.Contains("scheduler ejected by the kernel: SCX_EXIT_SYSRQ"), TimeSpan.FromSeconds(10), "the ejection logged");
         await d.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" } && s.EnableSeq > seq, TimeSpan.FromSeconds(30), "re-attach");
         await d.WaitUntilAsync(() => d.Output.Contains("scheduler re-attached"), TimeSpan.FromSeconds(10), "the re-attach logged");
         Assert.Equal(1, CountOccurrences(d.Output, "scheduler ejected by the kernel"));
         Assert.Equal((uint)AgentClass.Burst, PinnedHintClass(d, target.Id));
         JsonElement status = await StatusAsync(d);
         Assert.Equal(("sched_ext", true, 1), (status.GetProperty("mode").GetString(), status.GetProperty("healthy").GetBoolean(), status.GetProperty("ejections").GetInt32()));
-        Assert.Equal("SYSRQ", status.GetProperty("last_ejection").GetProperty("kind").GetString());
+        Assert.Equal("SCX_EXIT_SYSRQ", status.GetProperty("last_ejection").GetProperty("kind").GetString());
         Assert.Equal(1, status.GetProperty("marks").GetProperty("burst").GetInt32());
         target.Kill();
         d.Signal(Signals.SIGTERM);

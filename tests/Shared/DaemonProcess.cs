@@ -88,7 +88,7 @@ internal sealed partial class DaemonProcess : IDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>Waits until the socket accepts connections (the daemon is ready), or fails with the daemon's output.</summary>
+    /// <summary>Waits until the daemon answers a ping (it is ready), or fails with the daemon's output.</summary>
     public async Task WaitForSocketAsync(TimeSpan timeout)
     {
         var clock = Stopwatch.StartNew();
@@ -98,16 +98,24 @@ internal sealed partial class DaemonProcess : IDisposable
             {
                 throw new InvalidOperationException($"agentschedd exited with {_process.ExitCode} before serving; output:\n{Output}");
             }
+            // Connecting is not enough (the socket is bound before the daemon has started); a ping is
+            // answered only once every service has started and persisted marks are restored.
             using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
                 await s.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath));
-                return;
+                await s.SendAsync("{\"v\":1,\"op\":\"ping\"}\n"u8.ToArray());
+                byte[] reply = new byte[256];
+                int n = await s.ReceiveAsync(reply).WaitAsync(timeout - clock.Elapsed);
+                if (n > 0 && Encoding.UTF8.GetString(reply, 0, n).Contains("\"ok\":true"))
+                {
+                    return;
+                }
             }
             catch (SocketException)
             {
-                await Task.Delay(50);
             }
+            await Task.Delay(50);
         }
         throw new TimeoutException($"agentschedd did not serve {SocketPath} within {timeout}; output:\n{Output}");
     }
@@ -126,14 +134,37 @@ internal sealed partial class DaemonProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// A daemon still running (the test failed before stopping it) is stopped as systemd would
+    /// (SIGTERM, then SIGKILL after 20 s), and whatever it left pinned is removed, which detaches a
+    /// scheduler it left attached: a failed test must not leave the next one a busy kernel. A daemon
+    /// the test already ended keeps its pins (a test of kill -9 wants them).
+    /// </summary>
     public void Dispose()
     {
-        if (!_process.HasExited)
+        bool running = !_process.HasExited;
+        if (running)
         {
-            _process.Kill();
-            _process.WaitForExit();
+            Kill(_process.Id, Signals.SIGTERM);
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(20)))
+            {
+                _process.Kill();
+                _process.WaitForExit();
+            }
         }
         _process.Dispose();
+        if (running && System.IO.Directory.Exists(PinPath))
+        {
+            foreach (string pin in System.IO.Directory.GetFiles(PinPath, "*", SearchOption.AllDirectories))
+            {
+                File.Delete(pin);
+            }
+            foreach (string dir in System.IO.Directory.GetDirectories(PinPath))
+            {
+                System.IO.Directory.Delete(dir);
+            }
+            System.IO.Directory.Delete(PinPath);
+        }
     }
 
     private void Append(string? line)

@@ -115,6 +115,11 @@ public sealed class KernelBpfScheduler : IBpfScheduler
             {
                 _scheduler.Unpin(_dir);
                 RemovePins(_dir, keepHints: false);
+                string? root = Path.GetDirectoryName(_dir);
+                if (root is not null && Directory.Exists(root) && !Directory.EnumerateFileSystemEntries(root).Any())
+                {
+                    Directory.Delete(root); // leave nothing in bpffs
+                }
             }
             _scheduler.Dispose();
             _scheduler = null;

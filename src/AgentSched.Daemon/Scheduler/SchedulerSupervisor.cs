@@ -129,6 +129,8 @@ internal sealed partial class SchedulerSupervisor(
                 {
                     continue;
                 }
+                // The kernel records why in ops.exit once it has finished disabling: wait for that.
+                status = WaitForDisabled();
                 SchedulerExit exit = scheduler.ReadExit() ?? new SchedulerExit(0, "UNKNOWN", 0, $"sched_ext is {status.State} with ops {status.Ops ?? "none"}", "");
                 RecordEjection(exit);
                 await ReattachAsync(o, stoppingToken).ConfigureAwait(false);

@@ -127,6 +127,36 @@ public sealed class PackagingTests : IDisposable
     }
 
     [Fact]
+    public async Task TheExampleConfigurationPassesTheDaemonsValidation()
+    {
+        string example = Path.Combine(RepoPaths.Root, "packaging", "agentsched.json");
+        string broken = Path.Combine(_dest, "broken.json");
+        File.WriteAllText(broken, File.ReadAllText(example).Replace("\"SliceUs\": 3000", "\"SliceUs\": 5"));
+
+        ProcessResult good = await RunDaemonWithConfig(example);
+        ProcessResult bad = await RunDaemonWithConfig(broken);
+
+        // The control: the daemon really reads $AGENTSCHED_CONFIG and refuses a bad value in it.
+        Assert.Equal((int)DaemonExitCode.InvalidConfiguration, bad.ExitCode);
+        Assert.Contains("Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)", bad.Stderr);
+        // This host has no sched_ext, so the example gets as far as that check (exit 3).
+        Assert.DoesNotContain("invalid configuration", good.Stderr);
+        Assert.NotEqual((int)DaemonExitCode.InvalidConfiguration, good.ExitCode);
+    }
+
+    private static async Task<ProcessResult> RunDaemonWithConfig(string config)
+    {
+        var psi = ProcessRunner.StartInfo(RepoPaths.Daemon);
+        psi.Environment["AGENTSCHED_CONFIG"] = config;
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(s_timeout);
+        await p.WaitForExitAsync(cts.Token);
+        return new ProcessResult(p.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
     public async Task SystemdAcceptsTheUnitWithoutAComplaint()
     {
         const string analyze = "/usr/bin/systemd-analyze";

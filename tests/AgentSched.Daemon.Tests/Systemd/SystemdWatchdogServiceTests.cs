@@ -65,7 +65,7 @@ public sealed class SystemdWatchdogServiceTests
         Assert.True(await Eventually.TrueWithin(TimeSpan.FromSeconds(5), () => notifier.Count("WATCHDOG=1") >= 2));
 
         Volatile.Write(ref healthy, false);
-        await Task.Delay(300, TestContext.Current.CancellationToken); // a tick already past its health check may still ping
+        await Task.Delay(500, TestContext.Current.CancellationToken); // a tick already past its health check may still ping
         int whileUnhealthy = notifier.Count("WATCHDOG=1");
         await Task.Delay(700, TestContext.Current.CancellationToken); // seven intervals
         Assert.Equal(whileUnhealthy, notifier.Count("WATCHDOG=1"));

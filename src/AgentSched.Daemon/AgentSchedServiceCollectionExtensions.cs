@@ -3,6 +3,7 @@ using AgentSched.Daemon.Configuration;
 using AgentSched.Daemon.Marks;
 using AgentSched.Daemon.Scheduler;
 using AgentSched.Daemon.State;
+using AgentSched.Daemon.Systemd;
 using AgentSched.Interop.Kernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,7 +33,7 @@ public static class AgentSchedServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<StateOptions>, StateOptionsValidator>();
 
         services.AddSingleton(sp => new LiveOptions<ApiOptions>(sp.GetRequiredService<IOptions<ApiOptions>>().Value));
-        services.AddHostedService<ConfigReloader>();
+        services.AddSingleton<ConfigReloader>();
 
         services.TryAddSingleton<IBpfScheduler, KernelBpfScheduler>();
         services.TryAddSingleton<Func<SchedExtStatus>>(() => SchedExtStatus.Read());
@@ -48,6 +49,11 @@ public static class AgentSchedServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<SchedulerSupervisor>());
         services.AddHostedService(sp => sp.GetRequiredService<MarkService>());
         services.AddHostedService(sp => sp.GetRequiredService<ApiServer>());
+
+        // systemd: READY=1 once all of the above started, STOPPING=1, SIGHUP as a reload, and
+        // watchdog pings while the scheduler supervisor's loop keeps turning.
+        services.AddSingleton<SystemdHealthCheck>(sp => sp.GetRequiredService<SchedulerSupervisor>().IsResponsive);
+        services.AddSystemdNotify();
         return services;
     }
 

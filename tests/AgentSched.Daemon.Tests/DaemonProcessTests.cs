@@ -29,7 +29,9 @@ public sealed class DaemonProcessTests
     {
         Assert.False(Directory.Exists("/sys/kernel/sched_ext"), "this test expects a host kernel without sched_ext");
 
-        ProcessResult r = await ProcessRunner.RunAsync(RepoPaths.Daemon, ["--Scheduler:Mode=sched_ext"], s_timeout);
+        string dir = DaemonProcess.NewDirectory();
+        ProcessResult r = await ProcessRunner.RunAsync(RepoPaths.Daemon,
+            ["--Scheduler:Mode=sched_ext", $"--Api:SocketPath={dir}/s.sock", $"--State:Directory={dir}/state"], s_timeout);
 
         Assert.Equal((int)DaemonExitCode.NoSchedExt, r.ExitCode);
         string line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));

@@ -139,20 +139,29 @@ public sealed class PackagingTests : IDisposable
         // The control: the daemon really reads $AGENTSCHED_CONFIG and refuses a bad value in it.
         Assert.Equal((int)DaemonExitCode.InvalidConfiguration, bad.ExitCode);
         Assert.Contains("Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)", bad.Stderr);
-        // This host has no sched_ext, so the example gets as far as that check (exit 3).
+        // This host has no sched_ext: with Mode=sched_ext from the command line (which outranks the
+        // file) the example gets as far as that check (exit 3) instead of serving in fallback.
         Assert.DoesNotContain("invalid configuration", good.Stderr);
         Assert.NotEqual((int)DaemonExitCode.InvalidConfiguration, good.ExitCode);
     }
 
     private static async Task<ProcessResult> RunDaemonWithConfig(string config)
     {
-        var psi = ProcessRunner.StartInfo(RepoPaths.Daemon);
+        var psi = ProcessRunner.StartInfo(RepoPaths.Daemon, "--Scheduler:Mode=sched_ext");
         psi.Environment["AGENTSCHED_CONFIG"] = config;
         using var p = System.Diagnostics.Process.Start(psi)!;
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
         Task<string> stderr = p.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(s_timeout);
-        await p.WaitForExitAsync(cts.Token);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill();
+            throw;
+        }
         return new ProcessResult(p.ExitCode, await stdout, await stderr);
     }
 

@@ -31,7 +31,10 @@ public sealed partial class UnitCapabilityTests
         // setpriv's names: "-all,+bpf,+perfmon"
         string set = string.Concat(["-all", .. capabilities.Select(c => ",+" + c["CAP_".Length..].ToLowerInvariant())]);
         ProcessStartInfo psi = ProcessRunner.StartInfo("setpriv",
-            "--bounding-set", set, "--inh-caps", "-all", "--ambient-caps", "-all", "--no-new-privs", "--", RepoPaths.Daemon);
+            "--bounding-set", set, "--inh-caps", "-all", "--ambient-caps", "-all", "--no-new-privs", "--", RepoPaths.Daemon,
+            // Mode sched_ext: a refused load is an exit code, not a fallback; scratch paths for the rest.
+            "--Scheduler:Mode=sched_ext", "--Api:SocketPath=/tmp/agentsched-captest/s.sock", "--Api:SocketGroup=",
+            "--State:Directory=/tmp/agentsched-captest/state", "--Scheduler:PinPath=/sys/fs/bpf/agentsched-captest");
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         p.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
@@ -50,7 +53,7 @@ public sealed partial class UnitCapabilityTests
         using Process daemon = StartBounded(caps, output);
         try
         {
-            await DaemonProcess.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" } || daemon.HasExited,
+            await SchedExtWait.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" } || daemon.HasExited,
                 TimeSpan.FromSeconds(20), "agent_class attached", () => output.ToString());
             Assert.False(daemon.HasExited, $"agentschedd with {string.Join(' ', caps)} exited {(daemon.HasExited ? daemon.ExitCode : 0)}:\n{output}");
 

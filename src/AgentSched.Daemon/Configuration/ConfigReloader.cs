@@ -1,16 +1,14 @@
-using System.Runtime.InteropServices;
 using AgentSched.Daemon.Api;
 using AgentSched.Daemon.Scheduler;
 using AgentSched.Daemon.State;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AgentSched.Daemon.Configuration;
 
 /// <summary>
-/// SIGHUP (systemctl reload) re-reads the configuration. The Api section (limits, default step
+/// SIGHUP (systemctl reload; the signal is taken by Systemd.SighupReloadService) re-reads the configuration. The Api section (limits, default step
 /// window) applies at once, to new requests and new connections; the socket's path, mode and group,
 /// the Scheduler section and the State section apply at the next start, and the log says so.
 /// An invalid file changes nothing: each problem is logged and the running values stay.
@@ -20,22 +18,8 @@ internal sealed partial class ConfigReloader(
     LiveOptions<ApiOptions> api,
     IOptions<SchedulerOptions> scheduler,
     IOptions<StateOptions> state,
-    ILogger<ConfigReloader> logger) : IHostedService, IDisposable
+    ILogger<ConfigReloader> logger)
 {
-    private PosixSignalRegistration? _registration;
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true; // the default action of SIGHUP would end the process
-            Reload();
-        });
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
     internal void Reload()
     {
         if (configuration is IConfigurationRoot root)
@@ -74,8 +58,6 @@ internal sealed partial class ConfigReloader(
         }
         LogReloaded(fresh.MaxRequestsPerSecond, fresh.MaxBurstTasksPerUid, fresh.MaxMarks, fresh.DefaultStepWindowMs);
     }
-
-    public void Dispose() => _registration?.Dispose();
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "configuration reloaded: {Rate} requests/s per connection, {Burst} BURST tasks per uid, {MaxMarks} marks, {Window} ms default step window")]

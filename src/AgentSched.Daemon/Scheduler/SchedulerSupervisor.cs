@@ -29,7 +29,12 @@ internal sealed partial class SchedulerSupervisor(
 
     private readonly Queue<DateTimeOffset> _attempts = new();
     private volatile SchedulerState _state = SchedulerState.Starting;
+    private long _lastPoll = Environment.TickCount64;
+
     public SchedulerState State => _state;
+
+    /// <summary>The supervision loop ran within the last 30 s (what the systemd watchdog is told).</summary>
+    public bool IsResponsive() => Environment.TickCount64 - Interlocked.Read(ref _lastPoll) < 30_000;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -120,6 +125,7 @@ internal sealed partial class SchedulerSupervisor(
             while (!stoppingToken.IsCancellationRequested)
             {
                 await Task.Delay(s_poll, time, stoppingToken).ConfigureAwait(false);
+                Interlocked.Exchange(ref _lastPoll, Environment.TickCount64);
                 if (_state.Mode != "sched_ext")
                 {
                     continue;
@@ -263,7 +269,7 @@ internal sealed partial class SchedulerSupervisor(
         BpfException { Errno: EBUSY or EEXIST, Operation: "bpf_map__attach_struct_ops" } =>
             new(DaemonExitCode.SchedulerBusy, $"another sched_ext scheduler is already attached ({status.Ops ?? "unknown"}); detach it before starting agentschedd", e),
         BpfException { Errno: EPERM } b =>
-            new(DaemonExitCode.PermissionDenied, $"loading the scheduler was refused ({b.Operation}: EPERM): agentschedd needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN", e),
+            new(DaemonExitCode.PermissionDenied, $"loading the scheduler was refused ({b.Operation}: EPERM): agentschedd needs root, or CAP_BPF and CAP_PERFMON (and CAP_SYS_NICE to mark other users' tasks)", e),
         _ => new(DaemonExitCode.LoadFailed, $"loading the agent_class scheduler failed: {e.Message}", e),
     };
 

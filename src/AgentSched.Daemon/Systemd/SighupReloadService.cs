@@ -12,7 +12,7 @@ namespace AgentSched.Daemon.Systemd;
 /// to terminate the process, and systemd counts death by SIGHUP as a clean exit, so
 /// Restart=on-failure would not bring the scheduler back. Around the reload it tells systemd
 /// "RELOADING=1" (with MONOTONIC_USEC, as Type=notify-reload expects) and then "READY=1".
-/// What a reload changes is up to whoever watches the configuration (IOptionsMonitor).
+/// What a reload changes is ConfigReloader's business (the Api section, validated first).
 /// </summary>
 public sealed partial class SighupReloadService(ISystemdNotifier notifier, Action reload, ILogger<SighupReloadService> logger)
     : IHostedService, IDisposable

@@ -31,11 +31,13 @@ public static class SystemdServiceCollectionExtensions
         }));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SighupReloadService>(sp =>
         {
-            // The host's configuration (HostApplicationBuilder's ConfigurationManager) re-reads every source.
+            // agentschedd's ConfigReloader validates and applies; without it (tests), the host's
+            // configuration (HostApplicationBuilder's ConfigurationManager) re-reads every source.
+            Action? reload = sp.GetService<Configuration.ConfigReloader>() is { } reloader ? reloader.Reload : null;
             IConfigurationRoot? root = sp.GetService<IConfiguration>() as IConfigurationRoot;
             return new SighupReloadService(
                 sp.GetRequiredService<ISystemdNotifier>(),
-                root is null ? static () => { } : root.Reload,
+                reload ?? (root is null ? static () => { } : root.Reload),
                 sp.GetRequiredService<ILogger<SighupReloadService>>());
         }));
         return services;

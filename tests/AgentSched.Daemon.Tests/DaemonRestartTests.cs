@@ -141,6 +141,25 @@ public sealed class DaemonRestartTests
         }
     }
 
+    [Fact]
+    public async Task AStateDirectoryThatCannotBeWrittenIsReportedNotFatal()
+    {
+        using ProcStat.Sleeper target = ProcStat.Sleep();
+        string dir = DaemonProcess.NewDirectory();
+        File.WriteAllText(Path.Combine(dir, "not-a-directory"), "");
+        using DaemonProcess d = DaemonProcess.Start(dir, ["--Scheduler:Mode=fallback", $"--State:Directory={dir}/not-a-directory/state"], null);
+        await d.WaitForSocketAsync(s_start);
+        using ApiConnection c = await ApiConnection.OpenAsync(d.SocketPath);
+
+        JsonElement mark = await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{target.Pid}},"class":"burst"}""");
+        Assert.True(mark.GetProperty("ok").GetBoolean(), mark.ToString()); // applied, and said so
+        Assert.Equal(-10, ProcStat.Sched(target.Pid).Nice);
+        JsonElement status = await c.CallAsync("""{"v":1,"op":"status"}""");
+        Assert.False(status.GetProperty("healthy").GetBoolean());
+        Assert.Contains("marks cannot be persisted", status.GetProperty("reason").GetString());
+        Assert.Contains("cannot persist marks to", d.Output);
+    }
+
     private static ulong StartTime(int pid)
     {
         string stat = File.ReadAllText($"/proc/{pid}/stat");

@@ -198,6 +198,11 @@ internal sealed partial class ApiServer(
             {
                 LogDropped(peer.Pid, e.SocketErrorCode.ToString());
             }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                // A bug, not the client's fault: log it with its trace, close this connection only.
+                LogConnectionFailed(e, peer.Pid);
+            }
             finally
             {
                 counters.Closed();
@@ -267,6 +272,9 @@ internal sealed partial class ApiServer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "refused a connection whose credentials could not be read: {Reason}")]
     private partial void LogNoCredentials(string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "closed the connection from pid {Pid} after an unexpected error")]
+    private partial void LogConnectionFailed(Exception e, int pid);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "connection from pid {Pid} dropped: {Reason}")]
     private partial void LogDropped(int pid, string reason);

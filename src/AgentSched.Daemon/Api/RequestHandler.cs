@@ -17,6 +17,7 @@ internal sealed partial class RequestHandler(
     MarkRegistry registry,
     SchedulerSupervisor supervisor,
     IBpfScheduler scheduler,
+    State.MarkStore store,
     ApiCounters counters,
     Func<SchedExtStatus> readStatus,
     TimeProvider time,
@@ -68,8 +69,8 @@ internal sealed partial class RequestHandler(
         SchedExtStatus k = readStatus();
         DateTimeOffset now = time.GetUtcNow();
         w.WriteString("mode", s.Mode);
-        w.WriteString("reason", s.Reason);
-        w.WriteBoolean("healthy", s.Healthy);
+        w.WriteString("reason", store.LastError is { } persist ? $"{s.Reason}; marks cannot be persisted: {persist}" : s.Reason);
+        w.WriteBoolean("healthy", s.Healthy && store.LastError is null);
         w.WriteString("since", s.Since);
         w.WriteString("version", s_version);
         w.WriteNumber("daemon_pid", Environment.ProcessId);

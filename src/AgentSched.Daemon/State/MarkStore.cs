@@ -26,6 +26,9 @@ internal sealed partial class MarkStore(MarkRegistry registry, IOptions<StateOpt
 
     public string Path => options.Value.MarksFile;
 
+    /// <summary>Why the last write failed; null when marks.json is up to date with the last flush.</summary>
+    public string? LastError { get; private set; }
+
     /// <summary>Returns once a snapshot at least as new as the registry's current generation is on disk.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -42,7 +45,25 @@ internal sealed partial class MarkStore(MarkRegistry registry, IOptions<StateOpt
                 return; // a write that started after our change covered it
             }
             (long generation, List<PersistedMark> marks) = registry.Snapshot();
-            Write(marks);
+            try
+            {
+                Write(marks);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The marks stay applied and in memory; the next change retries the write.
+                if (LastError is null)
+                {
+                    LogWriteFailed(Path, e.Message);
+                }
+                LastError = e.Message;
+                return;
+            }
+            if (LastError is not null)
+            {
+                LogWriteRecovered(Path);
+                LastError = null;
+            }
             Interlocked.Exchange(ref _written, generation);
         }
         finally
@@ -151,6 +172,12 @@ internal sealed partial class MarkStore(MarkRegistry registry, IOptions<StateOpt
     private static ulong? OptU64(JsonElement e, string name) => e.TryGetProperty(name, out JsonElement v) ? v.GetUInt64() : null;
 
     private static int? OptI32(JsonElement e, string name) => e.TryGetProperty(name, out JsonElement v) ? v.GetInt32() : null;
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "cannot persist marks to {Path}: {Reason}; they stay applied, but a restarted daemon would not know them")]
+    private partial void LogWriteFailed(string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "marks are persisted to {Path} again")]
+    private partial void LogWriteRecovered(string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Path} is unreadable ({Reason}); moved it to {Aside} and started with no marks")]
     private partial void LogCorrupt(string path, string reason, string aside);

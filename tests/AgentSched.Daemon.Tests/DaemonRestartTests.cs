@@ -22,7 +22,7 @@ public sealed class DaemonRestartTests
     public async Task MarksSurviveKill9AndAreNotAppliedToAReusedPid()
     {
         using ProcStat.Sleeper kept = ProcStat.Sleep();
-        using ProcStat.Sleeper gone = ProcStat.Sleep();
+        ProcStat.Sleeper gone = ProcStat.Sleep();
         string dir;
         using (DaemonProcess first = await StartAsync(null))
         {
@@ -36,16 +36,10 @@ public sealed class DaemonRestartTests
         // A crash restores nothing: the marked task keeps its class while no daemon runs.
         Assert.Equal((-10, 0), ProcStat.Sched(kept.Pid));
 
-        // Make the second persisted mark name a different process with the same pid, as a reuse would:
-        // same pid, other start time.
-        string marks = Path.Combine(dir, "state", "marks.json");
-        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(marks))!;
-        System.Text.Json.Nodes.JsonArray entries = root["marks"]!.AsArray();
-        Assert.Equal(2, entries.Count);
-        System.Text.Json.Nodes.JsonNode goneEntry = entries.Single(m => (int)m!["pid"]! == gone.Pid)!;
-        Assert.Equal(StartTime(gone.Pid), (ulong)goneEntry["start_time"]!);
-        goneEntry["start_time"] = StartTime(gone.Pid) - 1;
-        File.WriteAllText(marks, root.ToJsonString());
+        // The batch-marked process exits and the kernel hands its pid to a new process.
+        int pid = gone.Pid;
+        gone.Dispose();
+        using ProcStat.Sleeper reused = ProcStat.ReusePid(pid);
 
         using DaemonProcess second = await StartAsync(dir);
         using ApiConnection c2 = await ApiConnection.OpenAsync(second.SocketPath);
@@ -53,6 +47,7 @@ public sealed class DaemonRestartTests
         Assert.Equal(1, Count(status, "burst"));
         Assert.Equal(0, Count(status, "batch"));
         Assert.Equal((-10, 0), ProcStat.Sched(kept.Pid));
+        Assert.Equal((0, 0), ProcStat.Sched(reused.Pid)); // not SCHED_BATCH at nice 10
         Assert.Contains("restored 1 persisted marks (1 skipped", second.Output);
 
         // The kept mark is the daemon's again: unmark restores what the task had before the first daemon.
@@ -160,9 +155,4 @@ public sealed class DaemonRestartTests
         Assert.Contains("cannot persist marks to", d.Output);
     }
 
-    private static ulong StartTime(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        return ulong.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[22 - 3]);
-    }
 }

@@ -21,6 +21,22 @@ internal static class ProcStat
     /// <summary>A child that sleeps until killed; dispose kills it.</summary>
     public static Sleeper Sleep() => new(Process.Start(new ProcessStartInfo("sleep", "600") { UseShellExecute = false })!);
 
+    /// <summary>A sleeping child that the kernel gave <paramref name="pid"/> (through ns_last_pid; needs root).</summary>
+    public static Sleeper ReusePid(int pid)
+    {
+        for (int attempt = 0; attempt < 50; attempt++)
+        {
+            File.WriteAllText("/proc/sys/kernel/ns_last_pid", (pid - 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Sleeper s = Sleep();
+            if (s.Pid == pid)
+            {
+                return s;
+            }
+            s.Dispose();
+        }
+        throw new InvalidOperationException($"could not get pid {pid} reused (other processes kept taking it)");
+    }
+
     /// <summary>A sleeping child running as <paramref name="uid"/>.</summary>
     public static Sleeper SleepAs(int uid) =>
         new(Process.Start(new ProcessStartInfo("setpriv", $"--reuid={uid} --regid={uid} --clear-groups sleep 600") { UseShellExecute = false })!);

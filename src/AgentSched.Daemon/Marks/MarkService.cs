@@ -66,7 +66,7 @@ internal sealed partial class MarkService(MarkRegistry registry, MarkStore store
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         registry.Changed -= Wake;
         registry.RestoreAll();
-        await store.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        await store.FlushAsync(CancellationToken.None, compact: true).ConfigureAwait(false);
         if (registry.Count > 0)
         {
             LogKept(registry.Count, store.Path);

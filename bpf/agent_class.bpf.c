@@ -52,12 +52,15 @@
  *
  * Caveats: LLC topology comes from the `cpu_llc` map, which userspace fills (all zero means one
  * LLC). Step windows use CLOCK_MONOTONIC (bpf_ktime_get_ns), the clock userspace writes them in.
+ * The kfuncs and flags that differ between kernels go through compat.bpf.h, which picks the
+ * running kernel's at load time.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "intf.h"
+#include "compat.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -319,7 +322,8 @@ static s32 pick_burst_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, s
 	*how = PLACE_IDLE;
 	if (cpu_allowed(p, prev_cpu) && scx_bpf_test_and_clear_cpu_idle(prev_cpu))
 		return prev_cpu;
-	if ((wake_flags & SCX_WAKE_SYNC) && runs_burst(this_cpu) && cpu_allowed(p, this_cpu)) {
+	if ((wake_flags & scx_flag(scx_wake_flags, SCX_WAKE_SYNC)) && runs_burst(this_cpu) &&
+	    cpu_allowed(p, this_cpu)) {
 		*how = PLACE_SYNC;
 		return this_cpu;
 	}
@@ -362,7 +366,7 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	if (class_id != AGENT_CLASS_BURST) {
 		cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 		if (is_idle) {
-			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, class_slice(class_id), 0);
+			dsq_insert(p, SCX_DSQ_LOCAL, class_slice(class_id), 0);
 			stat_inc(AGENT_STAT_DIRECT_IDLE);
 			count_dispatch(class_id);
 		}
@@ -372,7 +376,7 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	cpu = pick_burst_cpu(p, prev_cpu, wake_flags, hint, tctx, &how);
 	if (cpu < 0)
 		return prev_cpu;	/* every CPU runs BURST: wait in the BURST queue */
-	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, how == PLACE_IDLE ? 0 : SCX_ENQ_HEAD);
+	dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, how == PLACE_IDLE ? 0 : scx_flag(scx_enq_flags, SCX_ENQ_HEAD));
 	count_dispatch(AGENT_CLASS_BURST);
 	if (how == PLACE_PREEMPT) {
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
@@ -408,7 +412,7 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 	__u32 class_id;
 
 	if (!tctx) {
-		scx_bpf_dsq_insert(p, AGENT_DSQ_NORMAL, slice_ns, enq_flags);
+		dsq_insert(p, AGENT_DSQ_NORMAL, slice_ns, enq_flags);
 		return;
 	}
 	class_id = effective_class(tctx, lookup_hint(p), now);
@@ -421,23 +425,23 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 	case AGENT_CLASS_BURST:
 		if (now < tctx->pin_until && cpu_allowed(p, tctx->pin_cpu)) {
 			/* Inside its anti-migration window: back onto the CPU it was placed on. */
-			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | tctx->pin_cpu, slice_ns, enq_flags);
+			dsq_insert(p, SCX_DSQ_LOCAL_ON | tctx->pin_cpu, slice_ns, enq_flags);
 			if (!runs_burst(tctx->pin_cpu))
 				scx_bpf_kick_cpu(tctx->pin_cpu, SCX_KICK_PREEMPT);
 			return;
 		}
-		scx_bpf_dsq_insert(p, AGENT_DSQ_BURST, slice_ns, enq_flags);
+		dsq_insert(p, AGENT_DSQ_BURST, slice_ns, enq_flags);
 		kick_for_burst(p, scx_bpf_task_cpu(p));
 		break;
 	case AGENT_CLASS_BATCH:
-		scx_bpf_dsq_insert(p, AGENT_DSQ_BATCH, class_slice(class_id), enq_flags);
+		dsq_insert(p, AGENT_DSQ_BATCH, class_slice(class_id), enq_flags);
 		break;
 	default:
 		/* Weighted vtime; a sleeper's credit is capped at one slice. */
 		vtime = p->scx.dsq_vtime;
 		if ((s64)(vtime - (vtime_now - slice_ns)) < 0)
 			vtime = vtime_now - slice_ns;
-		scx_bpf_dsq_insert_vtime(p, AGENT_DSQ_NORMAL, slice_ns, vtime, enq_flags);
+		dsq_insert_vtime(p, AGENT_DSQ_NORMAL, slice_ns, vtime, enq_flags);
 		break;
 	}
 }
@@ -461,16 +465,16 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	if ((head_starving(AGENT_DSQ_BATCH, now) && scx_bpf_dsq_move_to_local(AGENT_DSQ_BATCH)) ||
-	    (head_starving(AGENT_DSQ_NORMAL, now) && scx_bpf_dsq_move_to_local(AGENT_DSQ_NORMAL))) {
+	if ((head_starving(AGENT_DSQ_BATCH, now) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
+	    (head_starving(AGENT_DSQ_NORMAL, now) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
 		stat_inc(AGENT_STAT_STARVE_DISPATCH);
 		return;
 	}
-	if (scx_bpf_dsq_move_to_local(AGENT_DSQ_BURST))
+	if (dsq_move_to_local(AGENT_DSQ_BURST))
 		return;
-	if (scx_bpf_dsq_move_to_local(AGENT_DSQ_NORMAL))
+	if (dsq_move_to_local(AGENT_DSQ_NORMAL))
 		return;
-	scx_bpf_dsq_move_to_local(AGENT_DSQ_BATCH);
+	dsq_move_to_local(AGENT_DSQ_BATCH);
 }
 
 void BPF_STRUCT_OPS(agent_runnable, struct task_struct *p, u64 enq_flags)
@@ -519,7 +523,7 @@ void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 		 * the kernel may have refilled the slice beyond slice_ns, and that u64 difference would
 		 * wrap, throwing the task so far back in the queue that it never ran again.
 		 */
-		scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime + ran * 100 / (p->scx.weight ? p->scx.weight : 1));
+		task_set_dsq_vtime(p, p->scx.dsq_vtime + ran * 100 / (p->scx.weight ? p->scx.weight : 1));
 		return;
 	}
 	if (tctx->run_class != AGENT_CLASS_BURST)
@@ -544,7 +548,7 @@ void BPF_STRUCT_OPS(agent_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *tctx;
 
-	if (!(deq_flags & SCX_DEQ_SLEEP))
+	if (!(deq_flags & scx_flag(scx_deq_flags, SCX_DEQ_SLEEP)))
 		return;
 	/* It blocked: its next run is a new step. */
 	tctx = lookup_ctx(p);

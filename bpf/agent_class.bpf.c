@@ -412,7 +412,11 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 	__u32 class_id;
 
 	if (!tctx) {
-		dsq_insert(p, AGENT_DSQ_NORMAL, slice_ns, enq_flags);
+		/*
+		 * No task state (its allocation failed in init_task): the kernel's global FIFO, never
+		 * the vtime-ordered NORMAL queue, where a FIFO insert is an error that ejects us.
+		 */
+		dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
 	class_id = effective_class(tctx, lookup_hint(p), now);

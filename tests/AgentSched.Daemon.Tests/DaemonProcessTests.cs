@@ -43,7 +43,7 @@ public sealed class DaemonProcessTests
     public async Task InvalidOptionsAreNamedOnePerLineWithCode2()
     {
         ProcessResult r = await ProcessRunner.RunAsync(RepoPaths.Daemon,
-            ["--Scheduler:SliceUs=5", "--Scheduler:BatchSliceMultiplier=0", "--Scheduler:Mode=eevdf", "--Api:SocketMode=999"], s_timeout);
+            ["--Scheduler:SliceUs=5", "--Scheduler:BatchSliceMultiplier=0", "--Scheduler:Mode=eevdf", "--Api:SocketMode=999", "--Scheduler:PinPath=/sys/fs/bpf/my.pins"], s_timeout);
 
         Assert.Equal((int)DaemonExitCode.InvalidConfiguration, r.ExitCode);
         Assert.Equal(
@@ -51,6 +51,7 @@ public sealed class DaemonProcessTests
                 "agentschedd: invalid configuration: Scheduler:Mode must be auto, sched_ext or fallback (got 'eevdf')",
                 "agentschedd: invalid configuration: Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)",
                 "agentschedd: invalid configuration: Scheduler:BatchSliceMultiplier must be between 1 and 64 (got 0)",
+                "agentschedd: invalid configuration: Scheduler:PinPath must not contain '.' in its last name: bpffs refuses such names (got '/sys/fs/bpf/my.pins')",
                 "agentschedd: invalid configuration: Api:SocketMode must be octal permission bits such as 0660 (got '999')",
             ],
             r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));

@@ -117,6 +117,10 @@ internal sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOpti
         {
             errors.Add($"Scheduler:PinPath must be an absolute path on a bpffs (got '{o.PinPath}')");
         }
+        else if (Path.GetFileName(o.PinPath.TrimEnd('/')).Contains('.'))
+        {
+            errors.Add($"Scheduler:PinPath must not contain '.' in its last name: bpffs refuses such names (got '{o.PinPath}')");
+        }
         if (o.ObjectPath is { Length: > 0 } path && !File.Exists(path))
         {
             errors.Add($"Scheduler:ObjectPath '{path}' does not exist");

@@ -105,6 +105,8 @@ public sealed class DaemonRestartTests
         using (DaemonProcess d = await StartAsync(dir, config))
         {
             using ApiConnection c = await ApiConnection.OpenAsync(d.SocketPath);
+            // A batch mark turned burst counts once, against the limit of 1.
+            Assert.True((await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{a.Pid}},"class":"batch"}""")).GetProperty("ok").GetBoolean());
             Assert.True((await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{a.Pid}},"class":"burst"}""")).GetProperty("ok").GetBoolean());
             JsonElement refused = await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{b.Pid}},"class":"burst"}""");
             Assert.Equal("limit_exceeded", refused.GetProperty("error").GetProperty("code").GetString());

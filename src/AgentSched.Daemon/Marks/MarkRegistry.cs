@@ -167,7 +167,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             entry.State = next(created ? null : entry);
             entry.RequesterUid = peer.Uid;
             if (entry.EffectiveAt(now)?.Class == TaskClass.Burst && old.EffectiveAt(now)?.Class != TaskClass.Burst
-                && BurstCount(peer.Uid, now) >= api.Current.MaxBurstTasksPerUid)
+                && BurstCount(peer.Uid, now, except: entry) >= api.Current.MaxBurstTasksPerUid)
             {
                 entry.State = old;
                 entry.RequesterUid = oldRequester;
@@ -228,8 +228,9 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         }
     }
 
-    private int BurstCount(uint uid, ulong now) =>
-        _entries.Values.Count(e => e.RequesterUid == uid && e.EffectiveAt(now)?.Class == TaskClass.Burst);
+    /// <summary>BURST entries <paramref name="uid"/> holds, other than <paramref name="except"/> (the one being changed).</summary>
+    private int BurstCount(uint uid, ulong now, MarkEntry except) =>
+        _entries.Values.Count(e => e != except && e.RequesterUid == uid && e.EffectiveAt(now)?.Class == TaskClass.Burst);
 
     private static (int Target, bool IsThread, RegistryResult? Error) StepTarget(PeerCredentials peer, ApiRequest r)
     {

@@ -59,7 +59,11 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         {
             if (!_entries.TryGetValue(pid, out MarkEntry? e) || !e.Handle.IsAlive)
             {
-                if (e is not null) Drop(e, restore: false);
+                if (e is not null)
+                {
+                    Drop(e, restore: false); // its process exited: forget it, on disk too
+                    Bump();
+                }
                 // Nothing to undo; still refuse to confirm anything about another user's pid.
                 using ProcessHandle? h = TryOpen(pid, false, out RegistryResult failure);
                 if (h is null) return failure;

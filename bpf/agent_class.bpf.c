@@ -129,12 +129,7 @@ struct task_ctx {
 	__u8 pad[5];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct agent_hint);
-} hints SEC(".maps");
+#include "maps.bpf.h"	/* hints, stats, latency, exit_info: the maps user space pins and reads */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -144,32 +139,11 @@ struct {
 } task_ctxs SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64[AGENT_NR_STATS]);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct agent_latency);
-} latency SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, AGENT_MAX_CPUS);
 	__type(key, __u32);
 	__type(value, __u32);
 } cpu_llc SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct agent_exit_info);
-} exit_info SEC(".maps");
 
 /* The class of the task each CPU last started running. */
 __u32 cpu_class[AGENT_MAX_CPUS];

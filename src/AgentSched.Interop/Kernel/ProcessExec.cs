@@ -1,0 +1,55 @@
+using System.Text;
+using AgentSched.Interop.Native;
+
+namespace AgentSched.Interop.Kernel;
+
+/// <summary>Replaces the calling process with another program, keeping its pid (execvp(3)).</summary>
+public static unsafe class ProcessExec
+{
+    /// <summary>
+    /// Executes <paramref name="file"/> (searched on PATH when it has no '/') with
+    /// <paramref name="argv"/> in this process, which keeps its pid, open standard streams,
+    /// environment and scheduling. Returns only when that failed, with the errno (ENOENT: not found;
+    /// EACCES: not executable).
+    /// </summary>
+    /// <remarks>
+    /// The .NET runtime ignores SIGPIPE, and ignored signals survive exec; the program would then
+    /// get EPIPE errors where it expects to be killed (<c>yes | head</c>). SIGPIPE is reset to its
+    /// default first. Call this from the main thread: exec from another thread gives the process
+    /// that thread's task, which loses what was set on the main thread alone.
+    /// </remarks>
+    public static int Exec(string file, IReadOnlyList<string> argv)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(file);
+        var strings = new byte[argv.Count][];
+        for (int i = 0; i < argv.Count; i++)
+        {
+            strings[i] = Encoding.UTF8.GetBytes(argv[i] + "\0");
+        }
+        byte[] fileBytes = Encoding.UTF8.GetBytes(file + "\0");
+        var handles = new System.Runtime.InteropServices.GCHandle[strings.Length];
+        byte** pointers = stackalloc byte*[strings.Length + 1];
+        try
+        {
+            for (int i = 0; i < strings.Length; i++)
+            {
+                handles[i] = System.Runtime.InteropServices.GCHandle.Alloc(strings[i], System.Runtime.InteropServices.GCHandleType.Pinned);
+                pointers[i] = (byte*)handles[i].AddrOfPinnedObject();
+            }
+            pointers[strings.Length] = null;
+            Libc.DefaultSignal(Libc.SIGPIPE);
+            fixed (byte* f = fileBytes)
+            {
+                Libc.Execvp(f, pointers);
+            }
+            return System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        }
+        finally
+        {
+            foreach (var h in handles)
+            {
+                if (h.IsAllocated) h.Free();
+            }
+        }
+    }
+}

@@ -1,0 +1,403 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Text.Json;
+using AgentSched.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace AgentSched.Client;
+
+/// <summary>
+/// A client of agentschedd (docs/client.md) over one persistent Unix-socket connection.
+/// </summary>
+/// <remarks>
+/// <para>Thread-safe: calls from many threads share the connection and are answered in turn.</para>
+/// <para>When the connection breaks (the daemon restarted) the request is sent once more on a new
+/// connection. Every operation is idempotent, so a request the old daemon already carried out is
+/// harmless to repeat.</para>
+/// <para>When the daemon cannot be reached the client follows
+/// <see cref="AgentSchedClientOptions.WhenUnavailable"/>: by default each call is a no-op that says
+/// it was not applied, with one warning per outage; the next call tries to connect again.</para>
+/// <para>A request the daemon refuses throws <see cref="AgentSchedException"/> with its stable code
+/// whatever the setting: that is a bug or a limit to handle, not an absent daemon.</para>
+/// </remarks>
+public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
+{
+    private const int MaxResponseBytes = 4 * 1024 * 1024;
+
+    private readonly AgentSchedClientOptions _options;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private Socket? _socket;
+    private byte[] _buffer = new byte[8192];
+    private int _start;
+    private int _end;
+    private int _outageWarned;
+    private bool _disposed;
+
+    /// <summary>Creates a client; nothing is connected until the first call.</summary>
+    public AgentSchedClient(AgentSchedClientOptions? options = null)
+    {
+        _options = options ?? new AgentSchedClientOptions();
+        if (string.IsNullOrEmpty(_options.SocketPath)) throw new ArgumentException("SocketPath is empty", nameof(options));
+        if (_options.RequestTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "RequestTimeout must be positive");
+    }
+
+    /// <summary>The socket this client talks to.</summary>
+    public string SocketPath => _options.SocketPath;
+
+    /// <summary>Whether the daemon answers a <c>ping</c> now. Never throws for an absent daemon, and never warns.</summary>
+    public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await SendAsync(new ApiRequest(ApiOp.Ping), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (AgentSchedUnavailableException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Gives process <paramref name="pid"/> (all its threads, and children it forks later) a class.</summary>
+    /// <param name="pid">A process id (thread-group leader).</param>
+    /// <param name="taskClass">The class.</param>
+    /// <param name="window">How long the mark lasts (1 ms to 1 h, rounded up to whole ms); null: until <see cref="UnmarkAsync"/>.</param>
+    /// <param name="homeCpu">The CPU BURST wakeups prefer; null: learned from where the task runs.</param>
+    /// <param name="budget">BURST CPU per step before demotion (100 us to 1 s); null: the scheduler's default.</param>
+    /// <param name="cancellationToken">Cancels the wait for the answer (the connection is then dropped).</param>
+    /// <exception cref="AgentSchedException">The daemon refused (e.g. <c>no_such_process</c>, <c>permission_denied</c>, <c>limit_exceeded</c>).</exception>
+    /// <exception cref="AgentSchedUnavailableException">The daemon is unreachable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
+    public async Task<MarkResult> MarkAsync(int pid, TaskClass taskClass, TimeSpan? window = null, int? homeCpu = null, TimeSpan? budget = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pid, 1);
+        if (homeCpu is < 0) throw new ArgumentOutOfRangeException(nameof(homeCpu), homeCpu, "home CPU must be 0 or more");
+        var request = new ApiRequest(ApiOp.Mark)
+        {
+            Pid = pid,
+            Class = taskClass,
+            WindowMs = WindowMs(window, nameof(window)),
+            HomeCpu = homeCpu,
+            BudgetUs = BudgetUs(budget),
+        };
+        if (await CallAsync(request, cancellationToken).ConfigureAwait(false) is not { } r)
+        {
+            return new MarkResult(false, pid, null, null);
+        }
+        return new MarkResult(true, pid, ClassOf(r, "class"), WindowOf(r));
+    }
+
+    /// <summary>Removes a process's mark and restores its scheduling. Unmarking an unmarked process is not an error.</summary>
+    /// <exception cref="AgentSchedException">The daemon refused (<c>no_such_process</c>, <c>permission_denied</c>).</exception>
+    /// <exception cref="AgentSchedUnavailableException">The daemon is unreachable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
+    public async Task<UnmarkResult> UnmarkAsync(int pid, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pid, 1);
+        if (await CallAsync(new ApiRequest(ApiOp.Unmark) { Pid = pid }, cancellationToken).ConfigureAwait(false) is not { } r)
+        {
+            return new UnmarkResult(false, pid, null);
+        }
+        return new UnmarkResult(true, pid, ClassOf(r, "was"));
+    }
+
+    /// <summary>The daemon's <c>status</c>; null when it is unavailable (with <see cref="DaemonUnavailableBehavior.Ignore"/>).</summary>
+    public async Task<DaemonStatus?> StatusAsync(CancellationToken cancellationToken = default) =>
+        await CallAsync(new ApiRequest(ApiOp.Status), cancellationToken).ConfigureAwait(false) is { } r ? DaemonStatus.Parse(r) : null;
+
+    /// <summary>
+    /// The daemon's <c>stats</c> response as JSON (scheduler counters, wait histograms, API counters;
+    /// the shape is in docs/protocol.md); null when it is unavailable (with <see cref="DaemonUnavailableBehavior.Ignore"/>).
+    /// </summary>
+    public Task<JsonElement?> StatsAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(new ApiRequest(ApiOp.Stats), cancellationToken);
+
+    /// <summary>
+    /// Opens a step window: the calling process (or only the calling thread) is BURST until the
+    /// returned scope is disposed or <paramref name="window"/> runs out, whichever is first.
+    /// </summary>
+    /// <param name="window">The window's length (1 ms to 1 h); null: the daemon's default (Api:DefaultStepWindowMs, 100 ms).</param>
+    /// <param name="currentThreadOnly">Open the window for the calling OS thread only, not the whole process.
+    /// Only meaningful for code that stays on one thread until the scope is disposed.</param>
+    /// <param name="budget">BURST CPU per step before demotion; null: the scheduler's default.</param>
+    /// <exception cref="AgentSchedException">The daemon refused (e.g. <c>limit_exceeded</c>).</exception>
+    /// <exception cref="AgentSchedUnavailableException">The daemon is unreachable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
+    public StepScope BeginStep(TimeSpan? window = null, bool currentThreadOnly = false, TimeSpan? budget = null) =>
+        BeginStepAsync(window, currentThreadOnly, budget).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="BeginStep"/>
+    public async Task<StepScope> BeginStepAsync(TimeSpan? window = null, bool currentThreadOnly = false, TimeSpan? budget = null, CancellationToken cancellationToken = default)
+    {
+        // Read the tid before the first await: the continuation may run on another thread.
+        int? tid = currentThreadOnly ? NativeThread.CurrentTid() : null;
+        var request = new ApiRequest(ApiOp.StepBegin) { Tid = tid, WindowMs = WindowMs(window, nameof(window)), BudgetUs = BudgetUs(budget) };
+        if (await CallAsync(request, cancellationToken).ConfigureAwait(false) is not { } r)
+        {
+            return new StepScope(null, tid, applied: false, null);
+        }
+        return new StepScope(this, tid, applied: true, WindowOf(r));
+    }
+
+    internal async Task EndStepAsync(int? tid)
+    {
+        if (_disposed) return;
+        try
+        {
+            await CallAsync(new ApiRequest(ApiOp.StepEnd) { Tid = tid }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (AgentSchedUnavailableException)
+        {
+            // The daemon went away after the step began: the window ends by itself when it runs out.
+        }
+        catch (AgentSchedException e) when (e.Code == ErrorCode.NoSuchProcess)
+        {
+            // The thread ended before its step: nothing is left to end.
+        }
+    }
+
+    /// <summary>Sends one request; the response object, or null when the daemon is unavailable and that is ignored.</summary>
+    private async Task<JsonElement?> CallAsync(ApiRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            JsonElement response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _outageWarned, 0);
+            return response;
+        }
+        catch (AgentSchedUnavailableException e) when (_options.WhenUnavailable == DaemonUnavailableBehavior.Ignore)
+        {
+            if (Interlocked.Exchange(ref _outageWarned, 1) == 0)
+            {
+                Warn($"{e.Detail}; continuing without scheduling hints");
+            }
+            return null;
+        }
+    }
+
+    private void Warn(string message)
+    {
+        if (_options.Logger is { } logger)
+        {
+            LogUnavailable(logger, message);
+        }
+        else
+        {
+            Console.Error.WriteLine($"agentsched: {message}");
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "{Message}")]
+    private static partial void LogUnavailable(ILogger logger, string message);
+
+    /// <summary>Sends <paramref name="request"/> and reads its answer, reconnecting once; throws on an error response.</summary>
+    private async Task<JsonElement> SendAsync(ApiRequest request, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var line = new ArrayBufferWriter<byte>(128);
+        RequestWriter.Write(line, request);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.RequestTimeout);
+        bool entered = false;
+        try
+        {
+            await _gate.WaitAsync(timeout.Token).ConfigureAwait(false);
+            entered = true;
+            for (int attempt = 0; ; attempt++)
+            {
+                Socket socket = _socket ?? await ConnectAsync(timeout.Token).ConfigureAwait(false);
+                ReadOnlyMemory<byte> response;
+                try
+                {
+                    await socket.SendAsync(line.WrittenMemory, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    response = await ReadLineAsync(socket, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or EndOfStreamException or IOException)
+                {
+                    DropConnection();
+                    if (attempt == 0)
+                    {
+                        continue; // the daemon restarted or closed an idle connection: once more on a new one
+                    }
+                    throw new AgentSchedUnavailableException(SocketPath, $"the connection broke ({e.Message})", e);
+                }
+                return Parse(response.Span);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            DropConnection();
+            throw new AgentSchedUnavailableException(SocketPath, $"no answer within {_options.RequestTimeout.TotalSeconds:0.###} s");
+        }
+        catch (OperationCanceledException)
+        {
+            DropConnection(); // the answer may still arrive and would be read as the next one's
+            throw;
+        }
+        finally
+        {
+            if (entered) _gate.Release();
+        }
+    }
+
+    private JsonElement Parse(ReadOnlySpan<byte> line)
+    {
+        JsonElement r;
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(line.ToArray());
+            r = doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            DropConnection();
+            throw new AgentSchedException("bad_response", $"agentschedd sent a line that is not JSON: {e.Message}", e);
+        }
+        if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("ok", out JsonElement ok) || ok.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            throw new AgentSchedException("bad_response", "agentschedd sent a response without \"ok\"");
+        }
+        if (ok.GetBoolean())
+        {
+            return r;
+        }
+        JsonElement error = r.GetProperty("error");
+        string code = error.GetProperty("code").GetString() ?? "internal";
+        string message = error.GetProperty("message").GetString() ?? "";
+        if (code == ErrorCode.Unavailable)
+        {
+            DropConnection();
+            throw new AgentSchedUnavailableException(SocketPath, $"the daemon is shutting down ({message})");
+        }
+        throw new AgentSchedException(code, message);
+    }
+
+    private async Task<Socket> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new AgentSchedUnavailableException(SocketPath, DescribeConnectError(SocketPath, e), e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        _socket = socket;
+        _start = _end = 0;
+        return socket;
+    }
+
+    /// <summary>Why a connect failed, in words that say what to do.</summary>
+    internal static string DescribeConnectError(string path, SocketException e)
+    {
+        const string Start = "start it with: systemctl start agentsched";
+        if (!File.Exists(path))
+        {
+            return Directory.Exists(Path.GetDirectoryName(path)) || Path.GetDirectoryName(path) is null or ""
+                ? $"no such socket (agentschedd is not running; {Start})"
+                : $"no such socket, nor its directory (agentschedd is not running or not installed; {Start})";
+        }
+        return e.SocketErrorCode switch
+        {
+            SocketError.ConnectionRefused => $"nothing is listening (agentschedd is not running; {Start})",
+            SocketError.AccessDenied => "permission denied (join the agentsched group: usermod -aG agentsched $USER, then log in again)",
+            _ => e.Message,
+        };
+    }
+
+    private async Task<ReadOnlyMemory<byte>> ReadLineAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            int newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            if (newline >= 0)
+            {
+                var line = new ReadOnlyMemory<byte>(_buffer, _start, newline - _start);
+                _start = newline + 1;
+                return line;
+            }
+            if (_start > 0)
+            {
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+                _end -= _start;
+                _start = 0;
+            }
+            if (_end == _buffer.Length)
+            {
+                if (_buffer.Length >= MaxResponseBytes)
+                {
+                    throw new IOException($"a response longer than {MaxResponseBytes} bytes");
+                }
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+            int n = await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new EndOfStreamException("agentschedd closed the connection");
+            }
+            _end += n;
+        }
+    }
+
+    private void DropConnection()
+    {
+        _socket?.Dispose();
+        _socket = null;
+        _start = _end = 0;
+    }
+
+    private static int? WindowMs(TimeSpan? window, string name)
+    {
+        if (window is not { } w) return null;
+        double ms = Math.Ceiling(w.TotalMilliseconds);
+        if (ms < ApiProtocol.MinWindowMs || ms > ApiProtocol.MaxWindowMs)
+        {
+            throw new ArgumentOutOfRangeException(name, w, "a window must be 1 ms to 1 h");
+        }
+        return (int)ms;
+    }
+
+    private static int? BudgetUs(TimeSpan? budget)
+    {
+        if (budget is not { } b) return null;
+        double us = Math.Ceiling(b.TotalMicroseconds);
+        if (us < ApiProtocol.MinBudgetUs || us > ApiProtocol.MaxBudgetUs)
+        {
+            throw new ArgumentOutOfRangeException(nameof(budget), b, "a step budget must be 100 us to 1 s");
+        }
+        return (int)us;
+    }
+
+    private static TaskClass? ClassOf(JsonElement r, string name) =>
+        r.TryGetProperty(name, out JsonElement v) && TaskClassNames.TryParse(v.GetString(), out TaskClass c) ? c : null;
+
+    private static TimeSpan? WindowOf(JsonElement r) =>
+        r.TryGetProperty("window_ms", out JsonElement v) && v.ValueKind == JsonValueKind.Number ? TimeSpan.FromMilliseconds(v.GetDouble()) : null;
+
+    /// <summary>Closes the connection. Open step scopes end by their windows.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _gate.Wait();
+        try
+        {
+            _disposed = true;
+            DropConnection();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc cref="Dispose"/>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

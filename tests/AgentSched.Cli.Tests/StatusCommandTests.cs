@@ -1,66 +1,101 @@
 using System.Text.Json;
 using AgentSched.Interop.Kernel;
+using AgentSched.Tests;
 
 namespace AgentSched.Cli.Tests;
 
 public sealed class StatusCommandTests
 {
-    private static (int Code, string Out, string Err) Run(SchedExtStatus status, params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, new CliConsole(stdout, stderr), () => status);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Fact]
-    public void ShowsTheAttachedSchedulerAndMode()
+    public void WithoutADaemonItShowsTheKernelAndExits3()
     {
-        var (code, output, _) = Run(new SchedExtStatus(true, "enabled", "agent_class", 3, true, "7.3.4+deb13-cloud-amd64"), "status");
+        var kernel = new SchedExtStatus(true, "enabled", "scx_other", 3, true, "7.3.4+deb13-cloud-amd64");
+        string socket = Path.Combine(Path.GetTempPath(), $"absent-{Guid.NewGuid():N}.sock");
 
-        Assert.Equal(0, code);
+        CliResult r = CliHarness.Run(CliHarness.Environment(kernel), "status", "--socket", socket);
+
+        Assert.Equal((int)ReturnCode.DaemonUnavailable, r.Code);
         Assert.Equal(
-            """
+            $"""
+            daemon      not reachable: agentschedd is not reachable at {socket}: no such socket (agentschedd is not running; start it with: systemctl start agentsched)
             kernel      7.3.4+deb13-cloud-amd64
-            sched_ext   enabled
-            scheduler   agent_class (full: every task)
-            enable_seq  3
+            sched_ext   enabled, scx_other (full: every task), enable_seq 3
 
-            """, output);
+            """, r.Out);
     }
 
     [Fact]
     public void SaysWhySchedExtIsMissing()
     {
-        var (code, output, _) = Run(new SchedExtStatus(false, "unsupported", null, null, null, "6.18.0"), "status");
+        CliResult r = CliHarness.Run("status", "--socket", "/nonexistent/agentsched.sock");
 
-        Assert.Equal(0, code);
-        Assert.Contains("sched_ext   unsupported (this kernel lacks CONFIG_SCHED_CLASS_EXT; see agentsched doctor)", output);
+        Assert.Contains("sched_ext   unsupported (this kernel lacks CONFIG_SCHED_CLASS_EXT; see agentsched doctor)", r.Out);
+        Assert.Contains("nor its directory", r.Out);
     }
 
     [Fact]
-    public void JsonIsTheSameData()
+    public async Task ShowsTheDaemonsModeHealthAndMarks()
     {
-        var (code, output, _) = Run(new SchedExtStatus(true, "disabled", null, 2, false, "6.19.14"), "status", "--json");
+        using var daemon = DaemonProcess.Start();
+        await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        using var child = System.Diagnostics.Process.Start("sleep", "30");
+        Assert.Equal(0, CliHarness.Run("mark", "--socket", daemon.SocketPath, "--class", "batch", child.Id.ToString()).Code);
 
-        Assert.Equal(0, code);
-        using JsonDocument doc = JsonDocument.Parse(output);
+        CliResult r = CliHarness.Run("status", "--socket", daemon.SocketPath);
+
+        Assert.Equal(0, r.Code);
+        Assert.Matches($@"^daemon      running \(pid {daemon.Pid}, up \d+s, version \S+\)\n", r.Out);
+        Assert.Contains("mode        fallback (this kernel", r.Out);
+        Assert.Contains("health      ok\n", r.Out);
+        Assert.Contains("scheduler   attached 0 times, ejected 0 times\n", r.Out);
+        Assert.Contains("marks       burst 0, batch 1, normal 0\n", r.Out);
+        child.Kill();
+    }
+
+    [Fact]
+    public async Task JsonHasTheDaemonsStatusAndTheKernelsView()
+    {
+        using var daemon = DaemonProcess.Start();
+        await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        var kernel = new SchedExtStatus(true, "disabled", null, 2, false, "6.19.14");
+
+        CliResult r = CliHarness.Run(CliHarness.Environment(kernel), "status", "--json", "--socket", daemon.SocketPath);
+
+        Assert.Equal(0, r.Code);
+        using JsonDocument doc = JsonDocument.Parse(r.Out);
         JsonElement root = doc.RootElement;
+        Assert.Equal(daemon.SocketPath, root.GetProperty("socket").GetString());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("error").ValueKind);
+        JsonElement d = root.GetProperty("daemon");
+        Assert.Equal("fallback", d.GetProperty("mode").GetString());
+        Assert.Equal(daemon.Pid, d.GetProperty("daemon_pid").GetInt32());
+        Assert.True(d.GetProperty("healthy").GetBoolean());
+        Assert.False(d.TryGetProperty("ok", out _));
         Assert.Equal("6.19.14", root.GetProperty("kernel").GetString());
         JsonElement s = root.GetProperty("sched_ext");
-        Assert.True(s.GetProperty("supported").GetBoolean());
         Assert.Equal("disabled", s.GetProperty("state").GetString());
-        Assert.Equal(JsonValueKind.Null, s.GetProperty("ops").ValueKind);
         Assert.Equal(2, s.GetProperty("enable_seq").GetInt64());
         Assert.False(s.GetProperty("switch_all").GetBoolean());
     }
 
     [Fact]
+    public void JsonWithoutADaemonSaysWhy()
+    {
+        CliResult r = CliHarness.Run("status", "--json", "--socket", "/nonexistent/x.sock");
+
+        Assert.Equal((int)ReturnCode.DaemonUnavailable, r.Code);
+        using JsonDocument doc = JsonDocument.Parse(r.Out);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("daemon").ValueKind);
+        Assert.StartsWith("agentschedd is not reachable at /nonexistent/x.sock", doc.RootElement.GetProperty("error").GetString());
+        Assert.False(doc.RootElement.GetProperty("sched_ext").GetProperty("supported").GetBoolean());
+    }
+
+    [Fact]
     public void UnknownOptionIsAUsageError()
     {
-        var (code, _, err) = Run(new SchedExtStatus(false, "unsupported", null, null, null, "x"), "status", "--bogus");
+        CliResult r = CliHarness.Run("status", "--bogus");
 
-        Assert.Equal((int)ReturnCode.UsageError, code);
-        Assert.StartsWith("agentsched: Unrecognized command or argument '--bogus'", err);
+        Assert.Equal((int)ReturnCode.UsageError, r.Code);
+        Assert.StartsWith("agentsched: Unrecognized command or argument '--bogus'", r.Err);
     }
 }

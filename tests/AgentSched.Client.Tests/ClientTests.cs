@@ -1,0 +1,333 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text.Json;
+using AgentSched.Protocol;
+using AgentSched.Tests;
+using Microsoft.Extensions.Logging;
+
+// Step windows apply to this whole test process: tests must not overlap.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace AgentSched.Client.Tests;
+
+/// <summary>
+/// AgentSchedClient against a real agentschedd in fallback mode. What the client did is observed
+/// independently: through a separate raw connection's <c>status</c>, and in /proc.
+/// </summary>
+public sealed class ClientTests : IAsyncLifetime
+{
+    private readonly DaemonProcess _daemon = DaemonProcess.Start();
+    private readonly List<Process> _children = [];
+
+    public async ValueTask InitializeAsync() => await _daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (Process p in _children)
+        {
+            if (!p.HasExited) p.Kill();
+            p.Dispose();
+        }
+        _daemon.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private AgentSchedClient Client(DaemonUnavailableBehavior when = DaemonUnavailableBehavior.Throw, ILogger? logger = null, string? socket = null) =>
+        new(new AgentSchedClientOptions { SocketPath = socket ?? _daemon.SocketPath, WhenUnavailable = when, Logger = logger, CliPath = RepoPaths.Cli });
+
+    private int Sleeper()
+    {
+        var p = Process.Start("sleep", "60");
+        _children.Add(p);
+        return p.Id;
+    }
+
+    /// <summary>BURST/BATCH/NORMAL counts from the daemon's status over a connection of its own.</summary>
+    private static async Task<(int Burst, int Batch)> Marks(string socket)
+    {
+        using ApiConnection c = await ApiConnection.OpenAsync(socket);
+        JsonElement marks = (await c.CallAsync("{\"v\":1,\"op\":\"status\"}")).GetProperty("marks");
+        return (marks.GetProperty("burst").GetInt32(), marks.GetProperty("batch").GetInt32());
+    }
+
+    private static (int Nice, int Policy) Sched(string statPath)
+    {
+        string stat = File.ReadAllText(statPath);
+        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (int.Parse(f[19 - 3]), int.Parse(f[41 - 3]));
+    }
+
+    [Fact]
+    public async Task AStepScopeOpensAWindowAndDisposingItClosesIt()
+    {
+        using AgentSchedClient client = Client();
+        string self = $"/proc/{Environment.ProcessId}/stat";
+
+        StepScope step = await client.BeginStepAsync(TimeSpan.FromSeconds(30), cancellationToken: Ct);
+        (int Burst, int Batch) during = await Marks(_daemon.SocketPath);
+        (int Nice, int Policy) schedDuring = Sched(self);
+        await step.DisposeAsync();
+
+        Assert.True(step.Applied);
+        Assert.Equal((1, 0), during);
+        Assert.Equal((-10, 0), schedDuring); // the fallback's BURST on this process
+        Assert.Equal((0, 0), await Marks(_daemon.SocketPath));
+        Assert.Equal((0, 0), Sched(self));
+    }
+
+    [Fact]
+    public async Task AThreadStepCoversOnlyTheCallingThread()
+    {
+        using AgentSchedClient client = Client();
+        int tid = 0;
+        (int, int) thread = default, main = default;
+        var worker = new Thread(() =>
+        {
+            using StepScope step = client.BeginStep(TimeSpan.FromSeconds(30), currentThreadOnly: true);
+            tid = NativeThread.CurrentTid();
+            thread = Sched($"/proc/self/task/{tid}/stat");
+            main = Sched($"/proc/self/task/{Environment.ProcessId}/stat");
+        });
+        worker.Start();
+        worker.Join();
+
+        Assert.Equal(-10, thread.Item1);
+        Assert.Equal(0, main.Item1);
+        Assert.Equal((0, 0), await Marks(_daemon.SocketPath));
+    }
+
+    [Fact]
+    public async Task AWindowEndsByItselfAndDisposingAfterwardsIsHarmless()
+    {
+        using AgentSchedClient client = Client();
+
+        StepScope step = await client.BeginStepAsync(TimeSpan.FromMilliseconds(300), cancellationToken: Ct);
+        await _daemon.WaitUntilAsync(() => Marks(_daemon.SocketPath).Result.Burst == 0, TimeSpan.FromSeconds(10), "the window's end");
+        step.Dispose();
+
+        Assert.Equal((0, 0), Sched($"/proc/{Environment.ProcessId}/stat"));
+    }
+
+    [Fact]
+    public async Task MarkAndUnmarkReportWhatTheDaemonDid()
+    {
+        using AgentSchedClient client = Client();
+        int pid = Sleeper();
+
+        MarkResult marked = await client.MarkAsync(pid, TaskClass.Batch, TimeSpan.FromSeconds(20), cancellationToken: Ct);
+        (int, int) sched = Sched($"/proc/{pid}/stat");
+        UnmarkResult unmarked = await client.UnmarkAsync(pid, cancellationToken: Ct);
+
+        Assert.Equal((true, pid, TaskClass.Batch), (marked.Applied, marked.Pid, marked.Class));
+        Assert.InRange(marked.WindowLeft!.Value.TotalSeconds, 19, 20);
+        Assert.Equal((10, 3), sched);
+        Assert.Equal(new UnmarkResult(true, pid, TaskClass.Batch), unmarked);
+        Assert.Equal((0, 0), Sched($"/proc/{pid}/stat"));
+    }
+
+    [Fact]
+    public async Task ARefusalThrowsItsCodeWhateverTheUnavailabilitySetting()
+    {
+        using AgentSchedClient client = Client(DaemonUnavailableBehavior.Ignore);
+
+        var e = await Assert.ThrowsAsync<AgentSchedException>(() => client.MarkAsync(999_999_999, TaskClass.Burst, cancellationToken: Ct));
+
+        Assert.Equal(ErrorCode.NoSuchProcess, e.Code);
+        Assert.Equal("no process with pid 999999999", e.Detail);
+        Assert.Throws<ArgumentOutOfRangeException>(() => client.MarkAsync(1, TaskClass.Burst, TimeSpan.FromHours(2), cancellationToken: Ct).GetAwaiter().GetResult());
+    }
+
+    [Fact]
+    public async Task StatusIsParsed()
+    {
+        using AgentSchedClient client = Client();
+
+        DaemonStatus status = (await client.StatusAsync(cancellationToken: Ct))!;
+
+        Assert.Equal(("fallback", true, _daemon.Pid), (status.Mode, status.Healthy, status.DaemonPid));
+        Assert.Null(status.LastEjection);
+        Assert.Equal(0, status.Marks[TaskClass.Burst]);
+    }
+
+    [Fact]
+    public async Task ItReconnectsAfterTheDaemonRestarts()
+    {
+        using AgentSchedClient client = Client();
+        int pid = Sleeper();
+        Assert.True((await client.MarkAsync(pid, TaskClass.Batch, cancellationToken: Ct)).Applied);
+
+        _daemon.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await _daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        using DaemonProcess second = DaemonProcess.Start(_daemon.Directory);
+        await second.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        MarkResult again = await client.MarkAsync(pid, TaskClass.Burst, cancellationToken: Ct);
+
+        Assert.Equal((true, TaskClass.Burst), (again.Applied, again.Class));
+        Assert.Equal((-10, 0), Sched($"/proc/{pid}/stat"));
+        Assert.Equal((1, 0), await Marks(second.SocketPath));
+    }
+
+    [Fact]
+    public async Task SixteenThreadsShareOneClient()
+    {
+        using AgentSchedClient client = Client();
+        int[] pids = [.. Enumerable.Range(0, 16).Select(_ => Sleeper())];
+        const int Rounds = 25;
+        var errors = new List<Exception>();
+
+        Thread[] threads = [.. pids.Select((pid, i) => new Thread(() =>
+        {
+            try
+            {
+                for (int r = 0; r < Rounds; r++)
+                {
+                    TaskClass c = (i + r) % 2 == 0 ? TaskClass.Burst : TaskClass.Batch;
+                    MarkResult m = client.MarkAsync(pid, c).GetAwaiter().GetResult();
+                    if (m.Pid != pid || m.Class != c) throw new InvalidOperationException($"thread {i} got {m} for {pid} {c}");
+                    if (client.StatusAsync().GetAwaiter().GetResult() is null) throw new InvalidOperationException("no status");
+                    UnmarkResult u = client.UnmarkAsync(pid).GetAwaiter().GetResult();
+                    if (u.Pid != pid || u.Was != c) throw new InvalidOperationException($"thread {i} got {u} for {pid} {c}");
+                }
+            }
+            catch (Exception e)
+            {
+                lock (errors) errors.Add(e);
+            }
+        }))];
+        foreach (Thread t in threads) t.Start();
+        foreach (Thread t in threads) t.Join();
+
+        Assert.Empty(errors);
+        Assert.Equal((0, 0), await Marks(_daemon.SocketPath));
+        Assert.All(pids, pid => Assert.Equal((0, 0), Sched($"/proc/{pid}/stat")));
+        using ApiConnection raw = await ApiConnection.OpenAsync(_daemon.SocketPath);
+        JsonElement ops = (await raw.CallAsync("{\"v\":1,\"op\":\"stats\"}")).GetProperty("api").GetProperty("ops");
+        Assert.Equal(16 * Rounds, ops.GetProperty("mark").GetInt64());
+        Assert.Equal(16 * Rounds, ops.GetProperty("unmark").GetInt64());
+    }
+
+    [Fact]
+    public async Task WithoutADaemonCallsAreNoOpsWithOneWarningPerOutage()
+    {
+        string dir = DaemonProcess.NewDirectory();
+        var logger = new ListLogger();
+        using AgentSchedClient client = Client(DaemonUnavailableBehavior.Ignore, logger, Path.Combine(dir, "agentsched.sock"));
+        int pid = Sleeper();
+
+        MarkResult first = await client.MarkAsync(pid, TaskClass.Burst, cancellationToken: Ct);
+        StepScope step = await client.BeginStepAsync(cancellationToken: Ct);
+        step.Dispose();
+        DaemonStatus? status = await client.StatusAsync(cancellationToken: Ct);
+        int warningsWhileDown = logger.Warnings.Count;
+
+        using (DaemonProcess daemon = DaemonProcess.Start(dir))
+        {
+            await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+            Assert.True((await client.MarkAsync(pid, TaskClass.Burst, cancellationToken: Ct)).Applied);
+        }
+        await client.UnmarkAsync(pid, cancellationToken: Ct); // the daemon is gone again: a second outage
+
+        Assert.Equal(new MarkResult(false, pid, null, null), first);
+        Assert.False(step.Applied);
+        Assert.Null(status);
+        Assert.Equal(1, warningsWhileDown);
+        Assert.Equal(2, logger.Warnings.Count);
+        Assert.StartsWith($"agentschedd is not reachable at {dir}/agentsched.sock: no such socket", logger.Warnings[0]);
+        Assert.EndsWith("; continuing without scheduling hints", logger.Warnings[0]);
+    }
+
+    [Fact]
+    public async Task WithThrowAnAbsentDaemonIsAnException()
+    {
+        using AgentSchedClient client = Client(socket: "/nonexistent/agentsched.sock");
+
+        var e = await Assert.ThrowsAsync<AgentSchedUnavailableException>(() => client.StatusAsync(cancellationToken: Ct));
+
+        Assert.Equal(AgentSchedUnavailableException.CodeName, e.Code);
+        Assert.Equal("/nonexistent/agentsched.sock", e.SocketPath);
+        Assert.StartsWith("no such socket, nor its directory", e.Reason);
+        Assert.False(await client.PingAsync(cancellationToken: Ct));
+    }
+
+    /// <summary>A shell that prints its pid and its own "nice policy" before anything else, then exits 5.</summary>
+    private const string ReportSelf = "read -r s < /proc/$$/stat; set -- ${s##*) }; shift 16; n=$1; shift 22; echo \"$$ $n $1\"; exit 5";
+
+    [Fact]
+    public async Task StartProcessStartsTheToolAlreadyClassified()
+    {
+        using AgentSchedClient client = Client();
+        var psi = new ProcessStartInfo("sh") { RedirectStandardOutput = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(ReportSelf);
+
+        using Process tool = client.StartProcess(psi, TaskClass.Batch, TimeSpan.FromSeconds(30));
+        string output = await tool.StandardOutput.ReadToEndAsync(Ct);
+        await tool.WaitForExitAsync(Ct);
+
+        Assert.Equal($"{tool.Id} 10 3\n", output); // the Process is the tool itself, SCHED_BATCH nice 10 from its first instruction
+        Assert.Equal(5, tool.ExitCode);
+        Assert.Equal(("sh", 2), (psi.FileName, psi.ArgumentList.Count)); // the caller's start info is not modified
+    }
+
+    [Fact]
+    public async Task StartProcessKeepsAnArgumentString()
+    {
+        using AgentSchedClient client = Client();
+        var psi = new ProcessStartInfo("printf", "\"[%s]\" \"a b\" c\\\\d \"q\\\"uote\"") { RedirectStandardOutput = true };
+
+        using Process tool = client.StartProcess(psi, TaskClass.Burst);
+        string output = await tool.StandardOutput.ReadToEndAsync(Ct);
+        await tool.WaitForExitAsync(Ct);
+
+        Assert.Equal("[a b][c\\\\d][q\"uote]", output);
+    }
+
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("with space")]
+    [InlineData("quote\"inside")]
+    [InlineData("trailing\\")]
+    [InlineData("back\\\\\"slash")]
+    [InlineData("")]
+    public async Task QuotedArgumentsComeBackUnchanged(string argument)
+    {
+        using var p = Process.Start(new ProcessStartInfo("printf", "\"[%s]\" " + AgentSchedClient.QuoteArgument(argument)) { RedirectStandardOutput = true })!;
+        string output = await p.StandardOutput.ReadToEndAsync(Ct);
+        await p.WaitForExitAsync(Ct);
+
+        Assert.Equal($"[{argument}]", output);
+    }
+
+    [Fact]
+    public async Task WithoutADaemonStartProcessRunsTheToolUnmarked()
+    {
+        var logger = new ListLogger();
+        using AgentSchedClient client = Client(DaemonUnavailableBehavior.Ignore, logger, "/nonexistent/agentsched.sock");
+        var psi = new ProcessStartInfo("sh") { RedirectStandardOutput = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(ReportSelf);
+
+        using Process tool = client.StartProcess(psi, TaskClass.Batch);
+        string output = await tool.StandardOutput.ReadToEndAsync(Ct);
+
+        Assert.Equal($"{tool.Id} 0 0\n", output);
+        Assert.Equal(["agentschedd is not reachable; starting sh unmarked"], logger.Warnings);
+        Assert.Throws<Win32Exception>(() => client.StartProcess(new ProcessStartInfo("no-such-tool-xyz"), TaskClass.Burst));
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<string> Warnings { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Warning) lock (Warnings) Warnings.Add(formatter(state, exception));
+        }
+    }
+}

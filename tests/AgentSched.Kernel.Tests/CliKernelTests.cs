@@ -1,0 +1,86 @@
+using System.Text.Json;
+using AgentSched.Tests;
+
+namespace AgentSched.Kernel.Tests;
+
+/// <summary>
+/// The agentsched CLI on the real kernel: <c>run</c> classifies its command before the command's
+/// first instruction, which the kernel (/proc/PID/sched) and the scheduler's own counters show;
+/// <c>top</c> reports those counters.
+/// </summary>
+public sealed class CliKernelTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(120);
+
+    private const int Wakeups = 50;
+
+    /// <summary>
+    /// The command's first act prints whether it is on sched_ext; then it sleeps 5 ms <see cref="Wakeups"/>
+    /// times, and every wakeup is an enqueue the scheduler counts in the class it gives the task.
+    /// </summary>
+    private static readonly string[] s_command =
+        ["sh", "-c", $"grep '^ext.enabled' /proc/$$/sched; i=0; while [ $i -lt {Wakeups} ]; do sleep 0.005; i=$((i + 1)); done"];
+
+    private static async Task<DaemonProcess> StartAsync(params string[] args)
+    {
+        DaemonProcess d = DaemonProcess.Start(null, args);
+        await d.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("sched_ext", (await CallAsync(d, """{"v":1,"op":"status"}""")).GetProperty("mode").GetString());
+        return d;
+    }
+
+    private static async Task<JsonElement> CallAsync(DaemonProcess d, string line)
+    {
+        using ApiConnection c = await ApiConnection.OpenAsync(d.SocketPath);
+        return await c.CallAsync(line);
+    }
+
+    private static async Task<(ulong Burst, ulong Normal, ulong Batch, ulong Demotions)> DispatchesAsync(DaemonProcess d)
+    {
+        JsonElement s = (await CallAsync(d, """{"v":1,"op":"stats"}""")).GetProperty("scheduler");
+        return (s.GetProperty("dispatch_burst").GetUInt64(), s.GetProperty("dispatch_normal").GetUInt64(), s.GetProperty("dispatch_batch").GetUInt64(),
+            s.GetProperty("demote_step").GetUInt64() + s.GetProperty("demote_period").GetUInt64());
+    }
+
+    [Fact]
+    public async Task InPartialModeRunPutsTheCommandOnSchedExtAsBurstBeforeItsFirstInstruction()
+    {
+        // Partial mode: only tasks the daemon switched to SCHED_EXT run under agent_class, so every
+        // dispatch the scheduler counts is the command's (or its children's), and "ext.enabled : 1"
+        // as the command's first output means the switch happened before it started.
+        using DaemonProcess d = await StartAsync("--Scheduler:Partial=true");
+        var before = await DispatchesAsync(d);
+
+        ProcessResult r = await ProcessRunner.RunAsync(RepoPaths.Cli, ["--socket", d.SocketPath, "run", "--class", "burst", "--", .. s_command], s_timeout);
+        var after = await DispatchesAsync(d);
+
+        Assert.Equal((0, ""), (r.ExitCode, r.Stderr));
+        Assert.Matches(@"^ext\.enabled\s*:\s*1\n$", r.Stdout);
+        Assert.True(after.Burst - before.Burst >= Wakeups, $"BURST dispatches went {before.Burst} -> {after.Burst}, fewer than the {Wakeups} wakeups");
+        // Nothing is BATCH. NORMAL dispatches come only from the BURST budgets: under TCG a fork and
+        // exec of `sleep` can run past the 8 ms step budget, and the task is NORMAL until it blocks.
+        Assert.Equal(0UL, after.Batch - before.Batch);
+        Assert.True(after.Normal == before.Normal || after.Demotions > before.Demotions,
+            $"{after.Normal - before.Normal} NORMAL dispatches without a BURST demotion");
+    }
+
+    [Fact]
+    public async Task InFullModeRunsWakeupsAreBurstAndTopReportsThem()
+    {
+        using DaemonProcess d = await StartAsync();
+        var before = await DispatchesAsync(d);
+
+        ProcessResult r = await ProcessRunner.RunAsync(RepoPaths.Cli, ["--socket", d.SocketPath, "run", "--class", "burst", "--", .. s_command], s_timeout);
+        ProcessResult top = await ProcessRunner.RunAsync(RepoPaths.Cli, ["--socket", d.SocketPath, "top", "--once", "--json", "--interval", "500ms"], s_timeout);
+
+        Assert.Equal((0, ""), (r.ExitCode, r.Stderr));
+        Assert.Matches(@"^ext\.enabled\s*:\s*1\n$", r.Stdout);
+        Assert.Equal((0, ""), (top.ExitCode, top.Stderr));
+        using JsonDocument doc = JsonDocument.Parse(top.Stdout);
+        Assert.Equal("sched_ext", doc.RootElement.GetProperty("mode").GetString());
+        JsonElement burst = doc.RootElement.GetProperty("classes").GetProperty("burst").GetProperty("dispatches");
+        // Nothing else on this VM is marked: the BURST dispatches since `before` are the command's.
+        Assert.True(burst.GetProperty("total").GetUInt64() - before.Burst >= Wakeups, $"top reports {burst} BURST dispatches; {before.Burst} before the command ran");
+        Assert.True(doc.RootElement.GetProperty("classes").GetProperty("normal").GetProperty("dispatches").GetProperty("per_s").GetDouble() > 0);
+    }
+}

@@ -37,15 +37,7 @@ public sealed partial class AgentSchedClient
         int? windowMs = WindowMs(window, nameof(window));
         string file = ResolveExecutable(startInfo) ?? throw new Win32Exception(2, $"'{startInfo.FileName}' was not found on PATH");
 
-        bool available;
-        try
-        {
-            available = PingAsync().GetAwaiter().GetResult();
-        }
-        catch (ObjectDisposedException)
-        {
-            throw;
-        }
+        bool available = Ping();
         string? cli = available ? FindCli() : null;
         string? problem = !available ? "agentschedd is not reachable"
             : cli is null ? "the agentsched CLI was not found (set AgentSchedClientOptions.CliPath)" : null;

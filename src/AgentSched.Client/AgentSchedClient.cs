@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using AgentSched.Protocol;
@@ -58,6 +59,20 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary><see cref="PingAsync"/>, blocking.</summary>
+    public bool Ping()
+    {
+        try
+        {
+            SendCoreAsync(new ApiRequest(ApiOp.Ping), synchronous: true, CancellationToken.None).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (AgentSchedUnavailableException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Gives process <paramref name="pid"/> (all its threads, and children it forks later) a class.</summary>
     /// <param name="pid">A process id (thread-group leader).</param>
     /// <param name="taskClass">The class.</param>
@@ -67,11 +82,20 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     /// <param name="cancellationToken">Cancels the wait for the answer (the connection is then dropped).</param>
     /// <exception cref="AgentSchedException">The daemon refused (e.g. <c>no_such_process</c>, <c>permission_denied</c>, <c>limit_exceeded</c>).</exception>
     /// <exception cref="AgentSchedUnavailableException">The daemon is unreachable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
-    public async Task<MarkResult> MarkAsync(int pid, TaskClass taskClass, TimeSpan? window = null, int? homeCpu = null, TimeSpan? budget = null, CancellationToken cancellationToken = default)
+    public async Task<MarkResult> MarkAsync(int pid, TaskClass taskClass, TimeSpan? window = null, int? homeCpu = null, TimeSpan? budget = null, CancellationToken cancellationToken = default) =>
+        MarkResultOf(pid, await CallAsync(MarkRequest(pid, taskClass, window, homeCpu, budget), cancellationToken).ConfigureAwait(false));
+
+    /// <summary><see cref="MarkAsync"/>, blocking the calling thread (without starting any other) until the daemon answers.</summary>
+    /// <inheritdoc cref="MarkAsync" path="/param"/>
+    /// <inheritdoc cref="MarkAsync" path="/exception"/>
+    public MarkResult Mark(int pid, TaskClass taskClass, TimeSpan? window = null, int? homeCpu = null, TimeSpan? budget = null) =>
+        MarkResultOf(pid, Call(MarkRequest(pid, taskClass, window, homeCpu, budget)));
+
+    private static ApiRequest MarkRequest(int pid, TaskClass taskClass, TimeSpan? window, int? homeCpu, TimeSpan? budget)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pid, 1);
         if (homeCpu is < 0) throw new ArgumentOutOfRangeException(nameof(homeCpu), homeCpu, "home CPU must be 0 or more");
-        var request = new ApiRequest(ApiOp.Mark)
+        return new ApiRequest(ApiOp.Mark)
         {
             Pid = pid,
             Class = taskClass,
@@ -79,25 +103,29 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
             HomeCpu = homeCpu,
             BudgetUs = BudgetUs(budget),
         };
-        if (await CallAsync(request, cancellationToken).ConfigureAwait(false) is not { } r)
-        {
-            return new MarkResult(false, pid, null, null);
-        }
-        return new MarkResult(true, pid, ClassOf(r, "class"), WindowOf(r));
     }
+
+    private static MarkResult MarkResultOf(int pid, JsonElement? response) =>
+        response is { } r ? new MarkResult(true, pid, ClassOf(r, "class"), WindowOf(r)) : new MarkResult(false, pid, null, null);
 
     /// <summary>Removes a process's mark and restores its scheduling. Unmarking an unmarked process is not an error.</summary>
     /// <exception cref="AgentSchedException">The daemon refused (<c>no_such_process</c>, <c>permission_denied</c>).</exception>
     /// <exception cref="AgentSchedUnavailableException">The daemon is unreachable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
-    public async Task<UnmarkResult> UnmarkAsync(int pid, CancellationToken cancellationToken = default)
+    public async Task<UnmarkResult> UnmarkAsync(int pid, CancellationToken cancellationToken = default) =>
+        UnmarkResultOf(pid, await CallAsync(UnmarkRequest(pid), cancellationToken).ConfigureAwait(false));
+
+    /// <summary><see cref="UnmarkAsync"/>, blocking.</summary>
+    /// <inheritdoc cref="UnmarkAsync" path="/exception"/>
+    public UnmarkResult Unmark(int pid) => UnmarkResultOf(pid, Call(UnmarkRequest(pid)));
+
+    private static ApiRequest UnmarkRequest(int pid)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pid, 1);
-        if (await CallAsync(new ApiRequest(ApiOp.Unmark) { Pid = pid }, cancellationToken).ConfigureAwait(false) is not { } r)
-        {
-            return new UnmarkResult(false, pid, null);
-        }
-        return new UnmarkResult(true, pid, ClassOf(r, "was"));
+        return new ApiRequest(ApiOp.Unmark) { Pid = pid };
     }
+
+    private static UnmarkResult UnmarkResultOf(int pid, JsonElement? response) =>
+        response is { } r ? new UnmarkResult(true, pid, ClassOf(r, "was")) : new UnmarkResult(false, pid, null);
 
     /// <summary>The daemon's <c>status</c>; null when it is unavailable (with <see cref="DaemonUnavailableBehavior.Ignore"/>).</summary>
     public async Task<DaemonStatus?> StatusAsync(CancellationToken cancellationToken = default) =>
@@ -120,28 +148,33 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     /// <param name="budget">BURST CPU per step before demotion; null: the scheduler's default.</param>
     /// <exception cref="AgentSchedException">The daemon refused (e.g. <c>limit_exceeded</c>).</exception>
     /// <exception cref="AgentSchedUnavailableException">The daemon is unreachable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
-    public StepScope BeginStep(TimeSpan? window = null, bool currentThreadOnly = false, TimeSpan? budget = null) =>
-        BeginStepAsync(window, currentThreadOnly, budget).GetAwaiter().GetResult();
+    public StepScope BeginStep(TimeSpan? window = null, bool currentThreadOnly = false, TimeSpan? budget = null)
+    {
+        ApiRequest request = StepRequest(window, currentThreadOnly, budget);
+        return ScopeOf(request.Tid, Call(request));
+    }
 
     /// <inheritdoc cref="BeginStep"/>
     public async Task<StepScope> BeginStepAsync(TimeSpan? window = null, bool currentThreadOnly = false, TimeSpan? budget = null, CancellationToken cancellationToken = default)
     {
-        // Read the tid before the first await: the continuation may run on another thread.
-        int? tid = currentThreadOnly ? NativeThread.CurrentTid() : null;
-        var request = new ApiRequest(ApiOp.StepBegin) { Tid = tid, WindowMs = WindowMs(window, nameof(window)), BudgetUs = BudgetUs(budget) };
-        if (await CallAsync(request, cancellationToken).ConfigureAwait(false) is not { } r)
-        {
-            return new StepScope(null, tid, applied: false, null);
-        }
-        return new StepScope(this, tid, applied: true, WindowOf(r));
+        // The tid is read here, before the first await: the continuation may run on another thread.
+        ApiRequest request = StepRequest(window, currentThreadOnly, budget);
+        return ScopeOf(request.Tid, await CallAsync(request, cancellationToken).ConfigureAwait(false));
     }
 
-    internal async Task EndStepAsync(int? tid)
+    private static ApiRequest StepRequest(TimeSpan? window, bool currentThreadOnly, TimeSpan? budget) =>
+        new(ApiOp.StepBegin) { Tid = currentThreadOnly ? NativeThread.CurrentTid() : null, WindowMs = WindowMs(window, nameof(window)), BudgetUs = BudgetUs(budget) };
+
+    private StepScope ScopeOf(int? tid, JsonElement? response) =>
+        response is { } r ? new StepScope(this, tid, applied: true, WindowOf(r)) : new StepScope(null, tid, applied: false, null);
+
+    /// <summary>Ends a step (<c>step_end</c>); a daemon that went away, or a thread that ended, leaves nothing to end.</summary>
+    internal async ValueTask EndStepAsync(int? tid, bool synchronous)
     {
         if (_disposed) return;
         try
         {
-            await CallAsync(new ApiRequest(ApiOp.StepEnd) { Tid = tid }, CancellationToken.None).ConfigureAwait(false);
+            await CallCoreAsync(new ApiRequest(ApiOp.StepEnd) { Tid = tid }, synchronous, CancellationToken.None).ConfigureAwait(false);
         }
         catch (AgentSchedUnavailableException)
         {
@@ -154,11 +187,22 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Sends one request; the response object, or null when the daemon is unavailable and that is ignored.</summary>
-    private async Task<JsonElement?> CallAsync(ApiRequest request, CancellationToken cancellationToken)
+    private Task<JsonElement?> CallAsync(ApiRequest request, CancellationToken cancellationToken) =>
+        CallCoreAsync(request, synchronous: false, cancellationToken).AsTask();
+
+    /// <summary><see cref="CallAsync"/>, blocking.</summary>
+    private JsonElement? Call(ApiRequest request)
+    {
+        ValueTask<JsonElement?> call = CallCoreAsync(request, synchronous: true, CancellationToken.None);
+        Debug.Assert(call.IsCompleted);
+        return call.GetAwaiter().GetResult();
+    }
+
+    private async ValueTask<JsonElement?> CallCoreAsync(ApiRequest request, bool synchronous, CancellationToken cancellationToken)
     {
         try
         {
-            JsonElement response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+            JsonElement response = await SendCoreAsync(request, synchronous, cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _outageWarned, 0);
             return response;
         }
@@ -188,26 +232,58 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     private static partial void LogUnavailable(ILogger logger, string message);
 
     /// <summary>Sends <paramref name="request"/> and reads its answer, reconnecting once; throws on an error response.</summary>
-    private async Task<JsonElement> SendAsync(ApiRequest request, CancellationToken cancellationToken)
+    private Task<JsonElement> SendAsync(ApiRequest request, CancellationToken cancellationToken) =>
+        SendCoreAsync(request, synchronous: false, cancellationToken).AsTask();
+
+    /// <summary>
+    /// The one implementation behind the async and the blocking calls. With
+    /// <paramref name="synchronous"/> every socket call blocks (with the same timeout) and the
+    /// returned task has completed: no thread-pool thread or epoll thread is started, which keeps
+    /// <c>agentsched run</c>, a process that lives for one request, fast.
+    /// </summary>
+    private async ValueTask<JsonElement> SendCoreAsync(ApiRequest request, bool synchronous, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var line = new ArrayBufferWriter<byte>(128);
         RequestWriter.Write(line, request);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
+        // The blocking path keeps time with the deadline alone: a CancelAfter timer would start the timer thread.
+        using CancellationTokenSource timeout = synchronous ? new() : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (!synchronous) timeout.CancelAfter(_options.RequestTimeout);
+        long deadline = Environment.TickCount64 + (long)_options.RequestTimeout.TotalMilliseconds;
         bool entered = false;
         try
         {
-            await _gate.WaitAsync(timeout.Token).ConfigureAwait(false);
-            entered = true;
+            if (synchronous)
+            {
+                entered = _gate.Wait(_options.RequestTimeout, cancellationToken);
+                if (!entered) throw new OperationCanceledException(timeout.Token);
+            }
+            else
+            {
+                await _gate.WaitAsync(timeout.Token).ConfigureAwait(false);
+                entered = true;
+            }
             for (int attempt = 0; ; attempt++)
             {
-                Socket socket = _socket ?? await ConnectAsync(timeout.Token).ConfigureAwait(false);
+                Socket socket = _socket ?? (synchronous ? Connect() : await ConnectAsync(timeout.Token).ConfigureAwait(false));
                 ReadOnlyMemory<byte> response;
                 try
                 {
-                    await socket.SendAsync(line.WrittenMemory, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-                    response = await ReadLineAsync(socket, timeout.Token).ConfigureAwait(false);
+                    if (synchronous)
+                    {
+                        socket.SendTimeout = socket.ReceiveTimeout = Remaining(deadline);
+                        socket.Send(line.WrittenSpan);
+                        response = ReadLine(socket, deadline);
+                    }
+                    else
+                    {
+                        await socket.SendAsync(line.WrittenMemory, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                        response = await ReadLineAsync(socket, timeout.Token).ConfigureAwait(false);
+                    }
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+                {
+                    throw new OperationCanceledException(timeout.Token);
                 }
                 catch (Exception e) when (e is SocketException or EndOfStreamException or IOException)
                 {
@@ -236,6 +312,9 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
             if (entered) _gate.Release();
         }
     }
+
+    /// <summary>Milliseconds until <paramref name="deadline"/> (Environment.TickCount64), at least 1.</summary>
+    private static int Remaining(long deadline) => (int)Math.Clamp(deadline - Environment.TickCount64, 1, int.MaxValue);
 
     private JsonElement Parse(ReadOnlySpan<byte> line)
     {
@@ -267,6 +346,23 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
             throw new AgentSchedUnavailableException(SocketPath, $"the daemon is shutting down ({message})");
         }
         throw new AgentSchedException(code, message);
+    }
+
+    private Socket Connect()
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(SocketPath)); // a Unix socket connects or fails at once
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new AgentSchedUnavailableException(SocketPath, DescribeConnectError(SocketPath, e), e);
+        }
+        _socket = socket;
+        _start = _end = 0;
+        return socket;
     }
 
     private async Task<Socket> ConnectAsync(CancellationToken cancellationToken)
@@ -309,38 +405,59 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
         };
     }
 
+    private ReadOnlyMemory<byte> ReadLine(Socket socket, long deadline)
+    {
+        while (true)
+        {
+            if (TakeLine() is { } line) return line;
+            socket.ReceiveTimeout = Remaining(deadline);
+            Received(socket.Receive(_buffer.AsSpan(_end)));
+        }
+    }
+
     private async Task<ReadOnlyMemory<byte>> ReadLineAsync(Socket socket, CancellationToken cancellationToken)
     {
         while (true)
         {
-            int newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
-            if (newline >= 0)
-            {
-                var line = new ReadOnlyMemory<byte>(_buffer, _start, newline - _start);
-                _start = newline + 1;
-                return line;
-            }
-            if (_start > 0)
-            {
-                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
-                _end -= _start;
-                _start = 0;
-            }
-            if (_end == _buffer.Length)
-            {
-                if (_buffer.Length >= MaxResponseBytes)
-                {
-                    throw new IOException($"a response longer than {MaxResponseBytes} bytes");
-                }
-                Array.Resize(ref _buffer, _buffer.Length * 2);
-            }
-            int n = await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new EndOfStreamException("agentschedd closed the connection");
-            }
-            _end += n;
+            if (TakeLine() is { } line) return line;
+            Received(await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false));
         }
+    }
+
+    /// <summary>The next whole line in the buffer, or null after making room for more bytes at <c>_end</c>.</summary>
+    private ReadOnlyMemory<byte>? TakeLine()
+    {
+        int newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+        if (newline >= 0)
+        {
+            var line = new ReadOnlyMemory<byte>(_buffer, _start, newline - _start);
+            _start = newline + 1;
+            return line;
+        }
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_end == _buffer.Length)
+        {
+            if (_buffer.Length >= MaxResponseBytes)
+            {
+                throw new IOException($"a response longer than {MaxResponseBytes} bytes");
+            }
+            Array.Resize(ref _buffer, _buffer.Length * 2);
+        }
+        return null;
+    }
+
+    private void Received(int n)
+    {
+        if (n == 0)
+        {
+            throw new EndOfStreamException("agentschedd closed the connection");
+        }
+        _end += n;
     }
 
     private void DropConnection()

@@ -125,14 +125,20 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
     public TimeSpan? Window { get; }
 
     /// <summary>Ends the window (<c>step_end</c>). A daemon that went away meanwhile is not an error: the window ends by itself.</summary>
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _ended, 1) == 0 && _client is not null)
+        {
+            _client.EndStepAsync(_tid, synchronous: true).GetAwaiter().GetResult();
+        }
+    }
 
     /// <inheritdoc cref="Dispose"/>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _ended, 1) == 0 && _client is not null)
         {
-            await _client.EndStepAsync(_tid).ConfigureAwait(false);
+            await _client.EndStepAsync(_tid, synchronous: false).ConfigureAwait(false);
         }
     }
 }

@@ -58,8 +58,7 @@ internal sealed class RunCommand : Command
         {
             try
             {
-                client.MarkAsync(Environment.ProcessId, parsed.GetValue(_class), parsed.GetValue(_window), parsed.GetValue(_home), parsed.GetValue(_budget))
-                    .GetAwaiter().GetResult();
+                client.Mark(Environment.ProcessId, parsed.GetValue(_class), parsed.GetValue(_window), parsed.GetValue(_home), parsed.GetValue(_budget));
             }
             catch (AgentSchedUnavailableException e)
             {

@@ -251,6 +251,42 @@ public sealed class ClientTests : IAsyncLifetime
         Assert.False(await client.PingAsync(cancellationToken: Ct));
     }
 
+    [Fact]
+    public void TheBlockingCallsDoTheSame()
+    {
+        using AgentSchedClient client = Client();
+        int pid = Sleeper();
+
+        MarkResult marked = client.Mark(pid, TaskClass.Batch);
+        (int, int) sched = Sched($"/proc/{pid}/stat");
+        UnmarkResult unmarked = client.Unmark(pid);
+
+        Assert.Equal(new MarkResult(true, pid, TaskClass.Batch, null), marked);
+        Assert.Equal((10, 3), sched);
+        Assert.Equal(new UnmarkResult(true, pid, TaskClass.Batch), unmarked);
+        Assert.True(client.Ping());
+        Assert.Equal(ErrorCode.NoSuchProcess, Assert.Throws<AgentSchedException>(() => client.Mark(999_999_999, TaskClass.Burst)).Code);
+    }
+
+    [Fact]
+    public async Task ADaemonThatDoesNotAnswerTimesOutOnBothPaths()
+    {
+        // A socket that accepts connections and never answers stands in for a hung daemon.
+        string path = Path.Combine(DaemonProcess.NewDirectory(), "hung.sock");
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        listener.Listen();
+        using var client = new AgentSchedClient(new AgentSchedClientOptions { SocketPath = path, WhenUnavailable = DaemonUnavailableBehavior.Throw, RequestTimeout = TimeSpan.FromMilliseconds(300) });
+
+        var clock = Stopwatch.StartNew();
+        var blocking = Assert.Throws<AgentSchedUnavailableException>(() => client.Mark(Environment.ProcessId, TaskClass.Burst));
+        var async = await Assert.ThrowsAsync<AgentSchedUnavailableException>(() => client.MarkAsync(Environment.ProcessId, TaskClass.Burst, cancellationToken: Ct));
+
+        Assert.Equal("no answer within 0.3 s", blocking.Reason);
+        Assert.Equal("no answer within 0.3 s", async.Reason);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.5, 10);
+    }
+
     /// <summary>A shell that prints its pid and its own "nice policy" before anything else, then exits 5.</summary>
     private const string ReportSelf = "read -r s < /proc/$$/stat; set -- ${s##*) }; shift 16; n=$1; shift 22; echo \"$$ $n $1\"; exit 5";
 

@@ -353,6 +353,20 @@ public sealed class ClientTests : IAsyncLifetime
         Assert.Throws<Win32Exception>(() => client.StartProcess(new ProcessStartInfo("no-such-tool-xyz"), TaskClass.Burst));
     }
 
+    [Fact]
+    public async Task TheSampleToolLoopRuns()
+    {
+        var psi = ProcessRunner.StartInfo(Path.Combine(RepoPaths.Root, "artifacts", "bin", "ToolLoop", "release", "ToolLoop"), "--socket", _daemon.SocketPath, "--steps", "3");
+        psi.Environment["PATH"] = Path.Combine(RepoPaths.Root, "artifacts", "bin") + ":" + Environment.GetEnvironmentVariable("PATH");
+        using Process sample = Process.Start(psi)!;
+        string output = await sample.StandardOutput.ReadToEndAsync(Ct);
+        string errors = await sample.StandardError.ReadToEndAsync(Ct);
+        await sample.WaitForExitAsync(Ct);
+
+        Assert.Equal((0, ""), (sample.ExitCode, errors));
+        Assert.Equal(3, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.EndsWith("(exit 0, step window open)", StringComparison.Ordinal)));
+    }
+
     private sealed class ListLogger : ILogger
     {
         public List<string> Warnings { get; } = [];

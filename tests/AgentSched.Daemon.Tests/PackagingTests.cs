@@ -75,6 +75,10 @@ public sealed class PackagingTests : IDisposable
         {
             Assert.Equal(File.ReadAllText(Path.Combine(RepoPaths.Root, "packaging", source)), File.ReadAllText(Staged(staged)));
         }
+        string bash = File.ReadAllText(Staged("/usr/share/bash-completion/completions/agentsched"));
+        Assert.StartsWith("# agentsched completion", bash);
+        Assert.Contains("complete -F _agentsched agentsched", bash);
+        Assert.StartsWith("#compdef agentsched\n", File.ReadAllText(Staged("/usr/share/zsh/vendor-completions/_agentsched")));
     }
 
     [Fact]

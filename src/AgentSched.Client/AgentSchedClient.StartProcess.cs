@@ -8,6 +8,9 @@ namespace AgentSched.Client;
 
 public sealed partial class AgentSchedClient
 {
+    /// <summary>The <see cref="AgentSchedException.Code"/> when <see cref="StartProcess"/> cannot find the agentsched CLI (not a protocol code).</summary>
+    public const string CliNotFound = "cli_not_found";
+
     /// <summary>
     /// Starts a tool process already classified: the process is marked before the tool's first
     /// instruction, so even a tool that is done in a millisecond runs in its class.
@@ -29,27 +32,30 @@ public sealed partial class AgentSchedClient
     /// <param name="taskClass">The class to start it in.</param>
     /// <param name="window">How long the class lasts (1 ms to 1 h); null: as long as the process lives.</param>
     /// <exception cref="Win32Exception">The file was not found (NativeErrorCode 2), as <see cref="Process.Start(ProcessStartInfo)"/> would throw.</exception>
-    /// <exception cref="AgentSchedUnavailableException">The daemon or the agentsched CLI is unavailable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
+    /// <exception cref="AgentSchedUnavailableException">The daemon is unavailable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
+    /// <exception cref="AgentSchedException">The agentsched CLI was not found (<see cref="CliNotFound"/>) and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
     public Process StartProcess(ProcessStartInfo startInfo, TaskClass taskClass, TimeSpan? window = null)
     {
         ArgumentNullException.ThrowIfNull(startInfo);
         if (startInfo.UseShellExecute) throw new ArgumentException("UseShellExecute must be false", nameof(startInfo));
         int? windowMs = WindowMs(window, nameof(window));
-        string file = ResolveExecutable(startInfo) ?? throw new Win32Exception(2, $"'{startInfo.FileName}' was not found on PATH");
+        string file = ResolveExecutable(startInfo) ?? throw new Win32Exception(2, $"'{startInfo.FileName}' was not found{(startInfo.FileName.Contains('/') ? "" : " on PATH")}");
 
-        bool available = Ping();
-        string? cli = available ? FindCli() : null;
-        string? problem = !available ? "agentschedd is not reachable"
-            : cli is null ? "the agentsched CLI was not found (set AgentSchedClientOptions.CliPath)" : null;
-        if (problem is not null)
+        string? unreachable = Unreachable();
+        string? cli = unreachable is null ? FindCli() : null;
+        if (unreachable is not null || cli is null)
         {
+            const string CliMissing = "the agentsched CLI was not found on PATH, in /usr/local/bin or /usr/bin (set AgentSchedClientOptions.CliPath)";
             if (_options.WhenUnavailable == DaemonUnavailableBehavior.Throw)
             {
-                throw new AgentSchedUnavailableException(SocketPath, problem);
+                throw unreachable is not null
+                    ? new AgentSchedUnavailableException(SocketPath, unreachable)
+                    : new AgentSchedException(CliNotFound, CliMissing);
             }
             if (Interlocked.Exchange(ref _outageWarned, 1) == 0)
             {
-                Warn($"{problem}; starting {startInfo.FileName} unmarked");
+                string why = unreachable is not null ? $"agentschedd is not reachable at {SocketPath}: {unreachable}" : CliMissing;
+                Warn($"{why}; starting {startInfo.FileName} unmarked");
             }
             return Process.Start(startInfo) ?? throw new InvalidOperationException($"{startInfo.FileName} did not start");
         }
@@ -132,7 +138,9 @@ public sealed partial class AgentSchedClient
         if (string.IsNullOrEmpty(name)) throw new ArgumentException("FileName is empty", nameof(startInfo));
         if (name.Contains('/'))
         {
-            return name; // relative names are resolved by the kernel against WorkingDirectory, as for Process.Start
+            // A relative name is resolved against WorkingDirectory, as the exec in that directory will.
+            string dir = string.IsNullOrEmpty(startInfo.WorkingDirectory) ? Environment.CurrentDirectory : startInfo.WorkingDirectory;
+            return File.Exists(Path.Combine(dir, name)) ? name : null;
         }
         string? path = startInfo.Environment.TryGetValue("PATH", out string? p) ? p : Environment.GetEnvironmentVariable("PATH");
         return FindOnPath(name, path);

@@ -60,18 +60,7 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     }
 
     /// <summary><see cref="PingAsync"/>, blocking.</summary>
-    public bool Ping()
-    {
-        try
-        {
-            SendCoreAsync(new ApiRequest(ApiOp.Ping), synchronous: true, CancellationToken.None).GetAwaiter().GetResult();
-            return true;
-        }
-        catch (AgentSchedUnavailableException)
-        {
-            return false;
-        }
-    }
+    public bool Ping() => Unreachable() is null;
 
     /// <summary>Gives process <paramref name="pid"/> (all its threads, and children it forks later) a class.</summary>
     /// <param name="pid">A process id (thread-group leader).</param>
@@ -130,6 +119,20 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     /// <summary>The daemon's <c>status</c>; null when it is unavailable (with <see cref="DaemonUnavailableBehavior.Ignore"/>).</summary>
     public async Task<DaemonStatus?> StatusAsync(CancellationToken cancellationToken = default) =>
         await CallAsync(new ApiRequest(ApiOp.Status), cancellationToken).ConfigureAwait(false) is { } r ? DaemonStatus.Parse(r) : null;
+
+    /// <summary>The reason the daemon is unreachable now, or null when it answers a ping (never warns).</summary>
+    internal string? Unreachable()
+    {
+        try
+        {
+            SendCoreAsync(new ApiRequest(ApiOp.Ping), synchronous: true, CancellationToken.None).GetAwaiter().GetResult();
+            return null;
+        }
+        catch (AgentSchedUnavailableException e)
+        {
+            return e.Reason;
+        }
+    }
 
     /// <summary>
     /// The daemon's <c>stats</c> response as JSON (scheduler counters, wait histograms, API counters;
@@ -253,19 +256,30 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
         bool entered = false;
         try
         {
-            if (synchronous)
+            try
             {
-                entered = _gate.Wait(_options.RequestTimeout, cancellationToken);
-                if (!entered) throw new OperationCanceledException(timeout.Token);
+                if (synchronous)
+                {
+                    entered = _gate.Wait(_options.RequestTimeout, cancellationToken);
+                }
+                else
+                {
+                    entered = await _gate.WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+                }
             }
-            else
+            catch (OperationCanceledException)
             {
-                await _gate.WaitAsync(timeout.Token).ConfigureAwait(false);
-                entered = true;
+                throw; // cancelled while waiting its turn: the connection is another call's, leave it alone
+            }
+            if (!entered)
+            {
+                // Still waiting behind other calls on this client: the daemon is that slow, but the
+                // connection belongs to the call in flight and stays as it is.
+                throw new AgentSchedUnavailableException(SocketPath, $"no answer within {_options.RequestTimeout.TotalSeconds:0.###} s (this call was still waiting behind others on the same client)");
             }
             for (int attempt = 0; ; attempt++)
             {
-                Socket socket = _socket ?? (synchronous ? Connect() : await ConnectAsync(timeout.Token).ConfigureAwait(false));
+                Socket socket = _socket ?? (synchronous ? Connect(deadline) : await ConnectAsync(timeout.Token).ConfigureAwait(false));
                 ReadOnlyMemory<byte> response;
                 try
                 {
@@ -297,14 +311,14 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
                 return Parse(response.Span);
             }
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            DropConnection();
-            throw new AgentSchedUnavailableException(SocketPath, $"no answer within {_options.RequestTimeout.TotalSeconds:0.###} s");
-        }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (entered && !cancellationToken.IsCancellationRequested)
         {
             DropConnection(); // the answer may still arrive and would be read as the next one's
+            throw new AgentSchedUnavailableException(SocketPath, $"no answer within {_options.RequestTimeout.TotalSeconds:0.###} s");
+        }
+        catch (OperationCanceledException) when (entered)
+        {
+            DropConnection();
             throw;
         }
         finally
@@ -348,12 +362,20 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
         throw new AgentSchedException(code, message);
     }
 
-    private Socket Connect()
+    private Socket Connect(long deadline)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            socket.Connect(new UnixDomainSocketEndPoint(SocketPath)); // a Unix socket connects or fails at once
+            // connect(2) on a Unix socket blocks while the listener's backlog is full (a hung
+            // daemon), for at most SO_SNDTIMEO.
+            socket.SendTimeout = Remaining(deadline);
+            socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+        {
+            socket.Dispose();
+            throw new AgentSchedUnavailableException(SocketPath, $"no answer within {_options.RequestTimeout.TotalSeconds:0.###} s (the daemon does not accept connections)", e);
         }
         catch (SocketException e)
         {

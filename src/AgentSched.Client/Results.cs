@@ -70,6 +70,18 @@ public sealed record DaemonStatus
 
     internal static DaemonStatus Parse(JsonElement r)
     {
+        try
+        {
+            return ParseFields(r);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new AgentSchedException("bad_response", $"agentschedd's status lacks a field this client needs ({e.Message})", e);
+        }
+    }
+
+    private static DaemonStatus ParseFields(JsonElement r)
+    {
         var marks = new Dictionary<TaskClass, int>();
         foreach (JsonProperty p in r.GetProperty("marks").EnumerateObject())
         {

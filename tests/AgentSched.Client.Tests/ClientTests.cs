@@ -287,6 +287,61 @@ public sealed class ClientTests : IAsyncLifetime
         Assert.InRange(clock.Elapsed.TotalSeconds, 0.5, 10);
     }
 
+    [Fact]
+    public async Task ACallCancelledInTheQueueLeavesTheCallInFlightAlone()
+    {
+        // The first call holds the connection for 300 ms; the second, queued behind it, is
+        // cancelled at 100 ms. The connection is the first call's: it must get its answer.
+        using var daemon = new FakeDaemon("""{"v":1,"ok":true}""", TimeSpan.FromMilliseconds(300));
+        using var client = new AgentSchedClient(new AgentSchedClientOptions { SocketPath = daemon.SocketPath, WhenUnavailable = DaemonUnavailableBehavior.Throw });
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        Task<bool> first = client.PingAsync(Ct);
+        await Task.Delay(50, Ct);
+        Task<DaemonStatus?> second = client.StatusAsync(cancel.Token);
+        cancel.CancelAfter(50);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second);
+        Assert.True(await first);
+        Assert.True(await client.PingAsync(Ct));
+        Assert.Equal((1, 2), (daemon.Connections, daemon.Requests)); // nothing was sent twice, and the connection was never dropped
+    }
+
+    [Fact]
+    public void ADaemonThatNeverAcceptsTimesOutTheBlockingConnect()
+    {
+        // Nothing accepts, so once the backlog is full connect(2) blocks: SO_SNDTIMEO must bound it.
+        using var daemon = new FakeDaemon("", TimeSpan.Zero, backlog: 0, accept: false);
+        var fillers = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            while (fillers.Count < 64)
+            {
+                var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified) { Blocking = false };
+                fillers.Add(s);
+                try
+                {
+                    s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(daemon.SocketPath));
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    break; // EAGAIN: the backlog is full
+                }
+            }
+            using var client = new AgentSchedClient(new AgentSchedClientOptions { SocketPath = daemon.SocketPath, WhenUnavailable = DaemonUnavailableBehavior.Throw, RequestTimeout = TimeSpan.FromMilliseconds(300) });
+
+            var clock = Stopwatch.StartNew();
+            var e = Assert.Throws<AgentSchedUnavailableException>(() => client.Mark(Environment.ProcessId, TaskClass.Burst));
+
+            Assert.StartsWith("no answer within 0.3 s", e.Reason);
+            Assert.InRange(clock.Elapsed.TotalSeconds, 0.2, 10);
+        }
+        finally
+        {
+            foreach (var s in fillers) s.Dispose();
+        }
+    }
+
     /// <summary>A shell that prints its pid and its own "nice policy" before anything else, then exits 5.</summary>
     private const string ReportSelf = "read -r s < /proc/$$/stat; set -- ${s##*) }; shift 16; n=$1; shift 22; echo \"$$ $n $1\"; exit 5";
 
@@ -349,8 +404,9 @@ public sealed class ClientTests : IAsyncLifetime
         string output = await tool.StandardOutput.ReadToEndAsync(Ct);
 
         Assert.Equal($"{tool.Id} 0 0\n", output);
-        Assert.Equal(["agentschedd is not reachable; starting sh unmarked"], logger.Warnings);
+        Assert.Equal(["agentschedd is not reachable at /nonexistent/agentsched.sock: no such socket, nor its directory (agentschedd is not running or not installed; start it with: systemctl start agentsched); starting sh unmarked"], logger.Warnings);
         Assert.Throws<Win32Exception>(() => client.StartProcess(new ProcessStartInfo("no-such-tool-xyz"), TaskClass.Burst));
+        Assert.Throws<Win32Exception>(() => client.StartProcess(new ProcessStartInfo("./no-such-tool-xyz"), TaskClass.Burst));
     }
 
     [Fact]

@@ -1,0 +1,81 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace AgentSched.Tests;
+
+/// <summary>
+/// A stand-in for agentschedd on a Unix socket that answers every request line with a fixed
+/// response after a delay: for clients facing a slow, hung or misbehaving daemon.
+/// </summary>
+internal sealed class FakeDaemon : IDisposable
+{
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stop = new();
+
+    public FakeDaemon(string response, TimeSpan delay, int backlog = 16, bool accept = true)
+    {
+        SocketPath = Path.Combine(DaemonProcess.NewDirectory(), "fake.sock");
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+        _listener.Listen(backlog);
+        if (accept)
+        {
+            _ = Task.Run(() => AcceptLoop(response, delay));
+        }
+    }
+
+    public string SocketPath { get; }
+
+    private int _requests;
+
+    /// <summary>Request lines received so far, over all connections.</summary>
+    public int Requests => Volatile.Read(ref _requests);
+
+    private int _connections;
+
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    private async Task AcceptLoop(string response, TimeSpan delay)
+    {
+        try
+        {
+            while (true)
+            {
+                Socket client = await _listener.AcceptAsync(_stop.Token);
+                Interlocked.Increment(ref _connections);
+                _ = Task.Run(() => Serve(client, response, delay));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+        }
+    }
+
+    private async Task Serve(Socket client, string response, TimeSpan delay)
+    {
+        using (client)
+        using (var stream = new NetworkStream(client))
+        using (var reader = new StreamReader(stream, Encoding.UTF8))
+        {
+            try
+            {
+                while (await reader.ReadLineAsync(_stop.Token) is not null)
+                {
+                    Interlocked.Increment(ref _requests);
+                    await Task.Delay(delay, _stop.Token);
+                    await stream.WriteAsync(Encoding.UTF8.GetBytes(response + "\n"), _stop.Token);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+    }
+}

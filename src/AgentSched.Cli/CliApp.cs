@@ -51,7 +51,8 @@ public static class CliApp
             parsed = root.Parse(args);
         }
         // Without "--" the command's words were parsed as options: say what is missing, not what is unknown.
-        if (run is not null && (run.CommandLine is null || parsed.Errors.Count == 0) && run.CommandLineError() is { } runError)
+        bool help = parsed.Action is System.CommandLine.Help.HelpAction;
+        if (run is not null && !help && (run.CommandLine is null || parsed.Errors.Count == 0) && run.CommandLineError() is { } runError)
         {
             console.Error.WriteLine($"agentsched: run: {runError}");
             return (int)RunReturnCode.Failed;
@@ -69,11 +70,11 @@ public static class CliApp
     }
 
     /// <summary>A client for one command: unavailability is an error the command reports (exit 3), not a no-op.</summary>
-    internal static AgentSchedClient Connect(ParseResult parsed) => new(new AgentSchedClientOptions
+    internal static AgentSchedClient Connect(ParseResult parsed, TimeSpan? timeout = null) => new(new AgentSchedClientOptions
     {
         SocketPath = SocketPath(parsed),
         WhenUnavailable = DaemonUnavailableBehavior.Throw,
-        RequestTimeout = TimeSpan.FromSeconds(10),
+        RequestTimeout = timeout ?? TimeSpan.FromSeconds(10),
     });
 
     /// <summary>The --socket value (or its default).</summary>

@@ -41,6 +41,11 @@ internal static class Durations
             error = $"'{text}' must be positive";
             return false;
         }
+        if (n * scale > TimeSpan.FromDays(365).TotalMilliseconds)
+        {
+            error = $"'{text}' is longer than a year";
+            return false;
+        }
         value = TimeSpan.FromMilliseconds(n * scale);
         error = "";
         return true;

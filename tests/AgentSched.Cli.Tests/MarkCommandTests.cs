@@ -92,6 +92,7 @@ public sealed class MarkCommandTests : IAsyncLifetime
     [InlineData("agentsched: --window: '-5ms' must be positive", "mark", "--window", "-5ms", "1")]
     [InlineData("agentsched: --window: '50' has no unit (write 50ms, 50s or 50us)", "mark", "--window", "50", "1")]
     [InlineData("agentsched: --window: 2h is out of range (1ms to 1h)", "mark", "--window", "2h", "1")]
+    [InlineData("agentsched: --window: '999999999999h' is longer than a year", "mark", "--window", "999999999999h", "1")]
     [InlineData("agentsched: --budget: 10us is out of range (100us to 1s)", "mark", "--budget", "10us", "1")]
     [InlineData("agentsched: --home-cpu: 'x' is not a CPU number (0 or more)", "mark", "--home-cpu", "x", "1")]
     [InlineData("agentsched: Required argument missing for command: 'mark'.", "mark")]

@@ -27,6 +27,16 @@ public sealed class RunCommandTests
         Assert.Equal("agentsched: run: cannot execute grep: ENOENT (not found)\n", r.Err);
     }
 
+    [Fact]
+    public void HelpNeedsNoCommand()
+    {
+        CliResult r = CliHarness.Run("run", "--help");
+
+        Assert.Equal((0, ""), (r.Code, r.Err));
+        Assert.Contains("agentsched run [options] -- CMD [ARGS...]", r.Out);
+        Assert.Contains("--strict", r.Out);
+    }
+
     [Theory]
     [InlineData("agentsched: run: put the command after '--', e.g. agentsched run --class burst -- make -j8", "run", "make", "-j8")]
     [InlineData("agentsched: run: no command after '--'", "run", "--class", "batch", "--")]

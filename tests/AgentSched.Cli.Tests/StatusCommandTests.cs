@@ -91,6 +91,17 @@ public sealed class StatusCommandTests
     }
 
     [Fact]
+    public void ARefusedStatusIsExit1NotUnreachable()
+    {
+        using var daemon = new FakeDaemon("""{"v":1,"ok":false,"error":{"code":"rate_limited","message":"slow down"}}""", TimeSpan.Zero);
+
+        CliResult r = CliHarness.Run("status", "--socket", daemon.SocketPath);
+
+        Assert.Equal((int)ReturnCode.Error, r.Code);
+        Assert.StartsWith("daemon      status failed: rate_limited: slow down\n", r.Out);
+    }
+
+    [Fact]
     public void UnknownOptionIsAUsageError()
     {
         CliResult r = CliHarness.Run("status", "--bogus");

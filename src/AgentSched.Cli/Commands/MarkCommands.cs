@@ -72,6 +72,7 @@ internal static class MarkCommands
         Func<int, Task<(string Line, Action<Utf8JsonWriter> Fields)>> action)
     {
         var results = new List<(int Pid, string? Line, Action<Utf8JsonWriter>? Fields, AgentSchedException? Error)>();
+        AgentSchedUnavailableException? lost = null;
         foreach (int pid in pids)
         {
             try
@@ -81,7 +82,8 @@ internal static class MarkCommands
             }
             catch (AgentSchedUnavailableException e)
             {
-                return CliApp.Unavailable(console, e);
+                lost = e; // report what was done before the daemon went away, then exit 3
+                break;
             }
             catch (AgentSchedException e)
             {
@@ -124,6 +126,10 @@ internal static class MarkCommands
             {
                 console.Out.WriteLine(r.Line);
             }
+        }
+        if (lost is not null)
+        {
+            return CliApp.Unavailable(console, lost);
         }
         return results.Any(r => r.Error is not null) ? (int)ReturnCode.Error : (int)ReturnCode.Ok;
     }

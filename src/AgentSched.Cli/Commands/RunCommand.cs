@@ -14,6 +14,9 @@ internal sealed class RunCommand : Command
 {
     public const string CommandName = "run";
 
+    /// <summary>How long run waits for the daemon's answer before it runs CMD unmarked (or fails, with --strict).</summary>
+    public static readonly TimeSpan MarkTimeout = TimeSpan.FromSeconds(3);
+
     private readonly Option<TaskClass> _class = CommonOptions.Class(TaskClass.Burst);
     private readonly Option<TimeSpan?> _window = CommonOptions.Window("How long CMD keeps the class, 1ms to 1h (default: as long as it runs).");
     private readonly Option<int?> _home = CommonOptions.HomeCpu();
@@ -54,7 +57,8 @@ internal sealed class RunCommand : Command
         // Synchronously, on the main thread: exec must come from the thread the mark was applied to
         // last (see ProcessExec), and nothing else needs to run meanwhile.
         string? problem = null;
-        using (AgentSchedClient client = CliApp.Connect(parsed))
+        // A hung daemon must not stall every tool call: after MarkTimeout, CMD runs unmarked.
+        using (AgentSchedClient client = CliApp.Connect(parsed, MarkTimeout))
         {
             try
             {

@@ -19,6 +19,7 @@ internal static class StatusCommand
             SchedExtStatus kernel = environment.ReadKernel();
             DaemonStatus? daemon = null;
             string? error = null;
+            bool refused = false;
             using (AgentSchedClient client = CliApp.Connect(parsed))
             {
                 try
@@ -32,6 +33,7 @@ internal static class StatusCommand
                 catch (AgentSchedException e)
                 {
                     error = $"status failed: {e.Code}: {e.Detail}";
+                    refused = true;
                 }
             }
             if (parsed.GetValue(json))
@@ -42,7 +44,7 @@ internal static class StatusCommand
             {
                 Print(console.Out, daemon, error, kernel);
             }
-            return daemon is not null ? (int)ReturnCode.Ok : (int)ReturnCode.DaemonUnavailable;
+            return daemon is not null ? (int)ReturnCode.Ok : refused ? (int)ReturnCode.Error : (int)ReturnCode.DaemonUnavailable;
         });
         return command;
     }
@@ -51,7 +53,7 @@ internal static class StatusCommand
     {
         if (d is null)
         {
-            o.WriteLine($"daemon      not reachable: {error}");
+            o.WriteLine(error is not null && error.StartsWith("status failed", StringComparison.Ordinal) ? $"daemon      {error}" : $"daemon      not reachable: {error}");
         }
         else
         {

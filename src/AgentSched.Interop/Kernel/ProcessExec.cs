@@ -28,7 +28,8 @@ public static unsafe class ProcessExec
         }
         byte[] fileBytes = Encoding.UTF8.GetBytes(file + "\0");
         var handles = new System.Runtime.InteropServices.GCHandle[strings.Length];
-        byte** pointers = stackalloc byte*[strings.Length + 1];
+        // On the native heap, not the stack: argv may be long.
+        byte** pointers = (byte**)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)(strings.Length + 1), (nuint)sizeof(byte*));
         try
         {
             for (int i = 0; i < strings.Length; i++)
@@ -38,11 +39,16 @@ public static unsafe class ProcessExec
             }
             pointers[strings.Length] = null;
             Libc.DefaultSignal(Libc.SIGPIPE);
+            int errno;
             fixed (byte* f = fileBytes)
             {
                 Libc.Execvp(f, pointers);
+                errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
             }
-            return System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            // Still here: ignore SIGPIPE again, as the runtime did, so reporting the failure on a
+            // closed pipe is an EPIPE, not death by signal.
+            Libc.IgnoreSignal(Libc.SIGPIPE);
+            return errno;
         }
         finally
         {
@@ -50,6 +56,7 @@ public static unsafe class ProcessExec
             {
                 if (h.IsAllocated) h.Free();
             }
+            System.Runtime.InteropServices.NativeMemory.Free(pointers);
         }
     }
 }

@@ -8,6 +8,9 @@ internal static unsafe partial class Libc
     /// <summary>signal(sig, SIG_DFL).</summary>
     internal static void DefaultSignal(int signal) => Signal(signal, 0);
 
+    /// <summary>signal(sig, SIG_IGN).</summary>
+    internal static void IgnoreSignal(int signal) => Signal(signal, 1);
+
     [LibraryImport(LibName, EntryPoint = "signal")]
     private static partial nint Signal(int signal, nint handler);
 

@@ -150,8 +150,8 @@ internal sealed partial class RequestHandler(
             {
                 w.WriteStartObject(SnakeCase(c.ToString()));
                 w.WriteNumber("count", latency.Count(c));
-                w.WriteNumber("p50_us", latency.PercentileUpperBoundNs(c, 0.50) / 1000.0);
-                w.WriteNumber("p99_us", latency.PercentileUpperBoundNs(c, 0.99) / 1000.0);
+                w.WriteNumber("p50_us", latency.PercentileUpperBoundNs(c, 50) / 1000.0);
+                w.WriteNumber("p99_us", latency.PercentileUpperBoundNs(c, 99) / 1000.0);
                 w.WriteNumber("max_us", latency.MaxWaitNs(c) / 1000.0);
                 w.WriteStartArray("buckets");
                 foreach (ulong b in latency.Buckets(c)) w.WriteNumberValue(b);

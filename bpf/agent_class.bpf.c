@@ -126,7 +126,8 @@ struct task_ctx {
 	__u8 step_demoted;
 	__u8 period_demoted;
 	__u8 window_expired;
-	__u8 pad[5];
+	__u8 runnable_class;		/* class it is counted runnable in; AGENT_NR_CLASSES while not runnable */
+	__u8 pad[4];
 };
 
 #include "maps.bpf.h"	/* hints, stats, latency, exit_info: the maps user space pins and reads */
@@ -157,6 +158,32 @@ static void stat_inc(enum agent_stat_idx idx)
 
 	if (cnt && idx < AGENT_NR_STATS)
 		cnt[idx]++;
+}
+
+_Static_assert(AGENT_STAT_RUNNABLE_BURST - AGENT_STAT_RUNNABLE_NORMAL == AGENT_CLASS_BURST &&
+	       AGENT_STAT_RUNNABLE_BATCH - AGENT_STAT_RUNNABLE_NORMAL == AGENT_CLASS_BATCH,
+	       "the runnable gauges follow the class ids");
+
+/*
+ * Moves a task's runnable count to @class_id (AGENT_NR_CLASSES: not runnable). The gauge is a
+ * per-CPU u64 taken down on whatever CPU the task leaves a class, so it wraps there; the sum
+ * over CPUs is right (see intf.h).
+ */
+static void count_runnable(struct task_ctx *tctx, __u32 class_id)
+{
+	__u32 zero = 0, old = tctx->runnable_class;
+	__u64 *cnt;
+
+	if (old == class_id)
+		return;
+	cnt = bpf_map_lookup_elem(&stats, &zero);
+	if (!cnt)
+		return;
+	if (old < AGENT_NR_CLASSES)
+		cnt[AGENT_STAT_RUNNABLE_NORMAL + old]--;
+	if (class_id < AGENT_NR_CLASSES)
+		cnt[AGENT_STAT_RUNNABLE_NORMAL + class_id]++;
+	tctx->runnable_class = class_id;
 }
 
 static void record_wait(__u32 class_id, __u64 wait_ns)
@@ -336,6 +363,7 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	hint = lookup_hint(p);
 	class_id = effective_class(tctx, hint, now);
 	tctx->run_class = class_id;
+	count_runnable(tctx, class_id);
 
 	if (class_id != AGENT_CLASS_BURST) {
 		cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
@@ -395,6 +423,7 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	class_id = effective_class(tctx, lookup_hint(p), now);
 	tctx->run_class = class_id;
+	count_runnable(tctx, class_id);
 	if (!tctx->queued_at)
 		tctx->queued_at = now;
 	count_dispatch(class_id);
@@ -524,16 +553,17 @@ void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 
 void BPF_STRUCT_OPS(agent_quiescent, struct task_struct *p, u64 deq_flags)
 {
-	struct task_ctx *tctx;
+	struct task_ctx *tctx = lookup_ctx(p);
 
+	if (!tctx)
+		return;
+	/* Not runnable any more (it blocked, or is being moved: it is counted again when queued). */
+	count_runnable(tctx, AGENT_NR_CLASSES);
 	if (!(deq_flags & scx_flag(scx_deq_flags, SCX_DEQ_SLEEP)))
 		return;
 	/* It blocked: its next run is a new step. */
-	tctx = lookup_ctx(p);
-	if (tctx) {
-		tctx->step_ns = 0;
-		tctx->step_demoted = 0;
-	}
+	tctx->step_ns = 0;
+	tctx->step_demoted = 0;
 }
 
 s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_args *args)
@@ -549,6 +579,7 @@ s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_
 	tctx->pin_cpu = -1;
 	tctx->last_cpu = -1;
 	tctx->inherited_class = AGENT_NR_CLASSES;
+	tctx->runnable_class = AGENT_NR_CLASSES;
 	if (!args->fork)
 		return 0;
 

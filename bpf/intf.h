@@ -43,6 +43,15 @@ enum agent_stat_idx {
 	AGENT_STAT_MIGRATE_IN_WINDOW,	/* BURST tasks that ran on another CPU inside their anti-migration window */
 	AGENT_STAT_WINDOW_EXPIRED,	/* hints whose step window ended */
 	AGENT_STAT_INHERITED,		/* forked tasks that started in their parent's class */
+	/*
+	 * Gauges, not counters: tasks runnable (queued or running) per class, in class-id order.
+	 * A task adds 1 on the CPU where it is counted in a class and subtracts 1 on the CPU where
+	 * it leaves it, so a single CPU's value is meaningless (it may wrap below zero) and only
+	 * the sum over CPUs is the count.
+	 */
+	AGENT_STAT_RUNNABLE_NORMAL,
+	AGENT_STAT_RUNNABLE_BURST,
+	AGENT_STAT_RUNNABLE_BATCH,
 	AGENT_NR_STATS,
 };
 

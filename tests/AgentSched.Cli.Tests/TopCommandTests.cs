@@ -20,6 +20,12 @@ public sealed class TopCommandTests
         Assert.Equal(2097152 / 1000.0, TopCommand.TopView.Percentile(before, after, 0.99)); // bucket 20's, 2^21 ns
         Assert.Null(TopCommand.TopView.Percentile(after, after, 0.5)); // no waits in the interval
         Assert.Null(TopCommand.TopView.Percentile(null, after, 0.5));
+        // After a re-attach the counters started over: the second sample is the interval.
+        Assert.Equal(2097152 / 1000.0, TopCommand.TopView.Percentile(after, after, 0.99, reattached: true));
+        // The last bucket is open-ended: the longest wait seen bounds it.
+        var longWaits = new ulong[32];
+        longWaits[31] = 5;
+        Assert.Equal(9_000_000.0, TopCommand.TopView.Percentile(new ulong[32], longWaits, 0.5, maxUs: 9_000_000));
     }
 
     [Fact]
@@ -43,7 +49,7 @@ public sealed class TopCommandTests
         CliResult json = CliHarness.Run("top", "--once", "--json", "--interval", "200ms", "--socket", daemon.SocketPath);
 
         Assert.Equal(0, text.Code);
-        Assert.Matches(@"burst\s+1\s+-\s+-\s+-\n", text.Out);
+        Assert.Matches(@"burst\s+1\s+-\s+-\s+-\s+-\n", text.Out);
         Assert.Contains("no scheduler counters: agent_class is not attached (fallback mode)", text.Out);
         Assert.Equal(0, json.Code);
         using JsonDocument doc = JsonDocument.Parse(json.Out);
@@ -51,6 +57,7 @@ public sealed class TopCommandTests
         JsonElement burst = doc.RootElement.GetProperty("classes").GetProperty("burst");
         Assert.Equal(1, burst.GetProperty("marked").GetInt32());
         Assert.Equal(JsonValueKind.Null, burst.GetProperty("dispatches").ValueKind);
+        Assert.Equal(JsonValueKind.Null, burst.GetProperty("runnable").ValueKind);
         Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("counters").GetProperty("demote_step").ValueKind);
         child.Kill();
     }

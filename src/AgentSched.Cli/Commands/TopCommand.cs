@@ -89,14 +89,18 @@ internal static class TopCommand
     }
 
     /// <summary>One reading of <c>status</c> and <c>stats</c>.</summary>
-    internal sealed record Sample(DateTimeOffset At, string Mode, string Reason, IReadOnlyDictionary<TaskClass, int> Marks, JsonElement Stats)
+    internal sealed record Sample(DateTimeOffset At, string Mode, string Reason, int Attaches, IReadOnlyDictionary<TaskClass, int> Marks, JsonElement Stats)
     {
         public static async Task<Sample> TakeAsync(AgentSchedClient client, CancellationToken token)
         {
             DaemonStatus status = (await client.StatusAsync(token))!;
             JsonElement stats = (await client.StatsAsync(token))!.Value;
-            return new Sample(DateTimeOffset.UtcNow, status.Mode, status.Reason, status.Marks, stats);
+            return new Sample(DateTimeOffset.UtcNow, status.Mode, status.Reason, status.Attaches, status.Marks, stats);
         }
+
+        /// <summary>The longest wait of a class since the scheduler was attached, in us; null without a scheduler.</summary>
+        public double? MaxWaitUs(TaskClass c) =>
+            Stats.GetProperty("wait") is { ValueKind: JsonValueKind.Object } w ? w.GetProperty(TaskClassNames.Name(c)).GetProperty("max_us").GetDouble() : null;
 
         public ulong? Counter(string key) =>
             Stats.GetProperty("scheduler") is { ValueKind: JsonValueKind.Object } s && s.TryGetProperty(key, out JsonElement v) ? v.GetUInt64() : null;
@@ -112,19 +116,29 @@ internal static class TopCommand
     {
         private readonly double _seconds = Math.Max((after.At - before.At).TotalSeconds, 1e-3);
 
+        /// <summary>The scheduler was attached again between the samples: its counters started over from 0.</summary>
+        private readonly bool _reattached = after.Attaches != before.Attaches;
+
         public bool HasScheduler => after.Counter("dispatch_burst") is not null && before.Counter("dispatch_burst") is not null;
 
         private static string DispatchKey(TaskClass c) => "dispatch_" + TaskClassNames.Name(c);
 
-        private double? Rate(string key) =>
-            after.Counter(key) is { } a && before.Counter(key) is { } b ? (a >= b ? a - b : a) / _seconds : null; // a re-attach resets the counters
+        /// <summary>The gauge of tasks runnable (queued or running) in a class, as of the second sample.</summary>
+        private static string RunnableKey(TaskClass c) => "runnable_" + TaskClassNames.Name(c);
 
-        /// <summary>The wait percentile over the interval: the upper bound of the log2 bucket holding it, in us.</summary>
-        internal static double? Percentile(ulong[]? before, ulong[]? after, double q)
+        private double? Rate(string key) =>
+            after.Counter(key) is { } a && before.Counter(key) is { } b ? (_reattached || a < b ? a : a - b) / _seconds : null;
+
+        /// <summary>
+        /// The wait percentile over the interval: the upper bound of the log2 bucket holding it, in
+        /// us. The last bucket is open-ended ("everything longer"): there the longest wait seen,
+        /// <paramref name="maxUs"/>, is the bound.
+        /// </summary>
+        internal static double? Percentile(ulong[]? before, ulong[]? after, double q, bool reattached = false, double? maxUs = null)
         {
             if (before is null || after is null) return null;
             var delta = new ulong[after.Length];
-            bool reset = false;
+            bool reset = reattached;
             for (int i = 0; i < after.Length; i++) reset |= after[i] < before[i];
             ulong total = 0;
             for (int i = 0; i < after.Length; i++)
@@ -137,22 +151,26 @@ internal static class TopCommand
             for (int i = 0; i < delta.Length; i++)
             {
                 seen += delta[i];
-                if (seen >= Math.Ceiling(q * total)) return Math.Pow(2, i + 1) / 1000.0;
+                if (seen >= Math.Ceiling(q * total))
+                {
+                    return i < delta.Length - 1 ? Math.Pow(2, i + 1) / 1000.0 : Math.Max(maxUs ?? 0, Math.Pow(2, i) / 1000.0);
+                }
             }
-            return Math.Pow(2, delta.Length) / 1000.0;
+            return null;
         }
 
         public string Render()
         {
             var sb = new StringBuilder();
             sb.Append(CultureInfo.InvariantCulture, $"agentsched top: mode {after.Mode} ({after.Reason}), {_seconds:0.0} s interval\n\n");
-            sb.Append(CultureInfo.InvariantCulture, $"{"class",-8} {"marked",7} {"dispatch/s",11} {"wait p50",10} {"wait p99",10}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{"class",-8} {"marked",7} {"runnable",9} {"dispatch/s",11} {"wait p50",10} {"wait p99",10}\n");
             foreach (TaskClass c in s_classes)
             {
                 after.Marks.TryGetValue(c, out int marked);
                 double? rate = Rate(DispatchKey(c));
-                double? p50 = Percentile(before.Buckets(c), after.Buckets(c), 0.50), p99 = Percentile(before.Buckets(c), after.Buckets(c), 0.99);
-                sb.Append(CultureInfo.InvariantCulture, $"{TaskClassNames.Name(c),-8} {marked,7} {Num(rate),11} {Us(p50),10} {Us(p99),10}\n");
+                double? p50 = Percentile(before.Buckets(c), after.Buckets(c), 0.50, _reattached, after.MaxWaitUs(c)), p99 = Percentile(before.Buckets(c), after.Buckets(c), 0.99, _reattached, after.MaxWaitUs(c));
+                string runnable = after.Counter(RunnableKey(c)) is { } n ? n.ToString(CultureInfo.InvariantCulture) : "-";
+                sb.Append(CultureInfo.InvariantCulture, $"{TaskClassNames.Name(c),-8} {marked,7} {runnable,9} {Num(rate),11} {Us(p50),10} {Us(p99),10}\n");
             }
             sb.Append('\n');
             if (!HasScheduler)
@@ -177,9 +195,10 @@ internal static class TopCommand
                 w.WriteStartObject(TaskClassNames.Name(c));
                 after.Marks.TryGetValue(c, out int marked);
                 w.WriteNumber("marked", marked);
+                if (after.Counter(RunnableKey(c)) is { } runnable) w.WriteNumber("runnable", runnable); else w.WriteNull("runnable");
                 WriteCounter(w, "dispatches", DispatchKey(c));
-                WriteNullable(w, "wait_p50_us", Percentile(before.Buckets(c), after.Buckets(c), 0.50));
-                WriteNullable(w, "wait_p99_us", Percentile(before.Buckets(c), after.Buckets(c), 0.99));
+                WriteNullable(w, "wait_p50_us", Percentile(before.Buckets(c), after.Buckets(c), 0.50, _reattached, after.MaxWaitUs(c)));
+                WriteNullable(w, "wait_p99_us", Percentile(before.Buckets(c), after.Buckets(c), 0.99, _reattached, after.MaxWaitUs(c)));
                 w.WriteEndObject();
             }
             w.WriteEndObject();

@@ -43,6 +43,15 @@ public enum AgentStat
     MigrateInWindow,
     WindowExpired,
     Inherited,
+
+    /// <summary>A gauge: tasks runnable as NORMAL now (meaningful only summed over CPUs).</summary>
+    RunnableNormal,
+
+    /// <summary>A gauge: tasks runnable as BURST now.</summary>
+    RunnableBurst,
+
+    /// <summary>A gauge: tasks runnable as BATCH now.</summary>
+    RunnableBatch,
 }
 
 /// <summary><c>enum agent_limits</c>.</summary>

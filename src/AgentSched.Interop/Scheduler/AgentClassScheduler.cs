@@ -141,7 +141,17 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     public IReadOnlyDictionary<AgentStat, ulong> ReadStats()
     {
         ulong[][] rows = _stats.LookupPerCpu();
-        return Enum.GetValues<AgentStat>().ToDictionary(s => s, s => rows.Aggregate(0UL, (sum, row) => sum + row[(int)s]));
+        return Enum.GetValues<AgentStat>().ToDictionary(s => s, s => Sum(s, rows));
+    }
+
+    /// <summary>
+    /// A counter summed over CPUs. The runnable gauges wrap below zero on the CPU a task left, so
+    /// they are summed modulo 2^64; a sum caught mid-update below zero reads as 0.
+    /// </summary>
+    private static ulong Sum(AgentStat stat, ulong[][] rows)
+    {
+        ulong sum = unchecked(rows.Aggregate(0UL, (total, row) => total + row[(int)stat]));
+        return stat is AgentStat.RunnableNormal or AgentStat.RunnableBurst or AgentStat.RunnableBatch && sum > long.MaxValue ? 0 : sum;
     }
 
     /// <summary>The per-class queue-wait histograms.</summary>

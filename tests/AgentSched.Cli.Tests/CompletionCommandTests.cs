@@ -42,4 +42,34 @@ public sealed class CompletionCommandTests
 
         Assert.Equal("status\nburst batch\n--class\n", r.Stdout);
     }
+
+    [Fact]
+    public async Task ZshCompletesOnTheFirstTabWhenAutoloaded()
+    {
+        // A real interactive zsh on a pseudo-terminal (zpty), with the script where zsh's package
+        // manager would put it: a file _agentsched in $fpath, loaded by compinit.
+        string dir = DaemonProcess.NewDirectory();
+        File.WriteAllText(Path.Combine(dir, "_agentsched"), CliHarness.Run("completion", "zsh").Out);
+        string driver = Path.Combine(dir, "drive.zsh");
+        File.WriteAllText(driver, $$"""
+            zmodload zsh/zpty
+            zpty z 'zsh -f -i'
+            zpty -w z 'fpath=({{dir}} $fpath); autoload -U compinit; compinit -u -D'
+            sleep 1
+            zpty -w -n z $'agentsched st\t'
+            sleep 2
+            zpty -w -n z $'\C-u'
+            zpty -w -n z $'agentsched mark --class b\t'
+            sleep 2
+            out=""
+            while zpty -r -t z line; do out+="$line"; done
+            print -r -- "$out" | tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g'
+            zpty -d z
+            """);
+
+        ProcessResult r = await ProcessRunner.RunAsync("zsh", ["-f", driver], TimeSpan.FromSeconds(60));
+
+        Assert.Contains("agentsched status", r.Stdout); // "st" + Tab, the first completion in this shell
+        Assert.Contains("batch  burst", r.Stdout);     // the classes starting with b, listed
+    }
 }

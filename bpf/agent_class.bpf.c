@@ -196,6 +196,7 @@ static void record_wait(__u32 class_id, __u64 wait_ns)
 	while (bucket < AGENT_LAT_BUCKETS - 1 && (wait_ns >> (bucket + 1)))
 		bucket++;
 	lat->buckets[class_id][bucket]++;
+	lat->wait_sum_ns[class_id] += wait_ns;
 	if (wait_ns > lat->max_wait_ns[class_id])
 		lat->max_wait_ns[class_id] = wait_ns;
 }

@@ -68,8 +68,9 @@ enum agent_latency_sizes {
 struct agent_latency {
 	__u64 buckets[AGENT_NR_CLASSES][AGENT_LAT_BUCKETS];
 	__u64 max_wait_ns[AGENT_NR_CLASSES];
+	__u64 wait_sum_ns[AGENT_NR_CLASSES];	/* sum of the waits counted in buckets */
 };
-_Static_assert(sizeof(struct agent_latency) == 792, "struct agent_latency is part of the ABI");
+_Static_assert(sizeof(struct agent_latency) == 816, "struct agent_latency is part of the ABI");
 
 /* A task's hint, written by agentschedd into the `hints` task-storage map keyed by a pidfd. */
 struct agent_hint {

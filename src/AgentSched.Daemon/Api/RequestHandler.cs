@@ -153,6 +153,7 @@ internal sealed partial class RequestHandler(
                 w.WriteNumber("p50_us", latency.PercentileUpperBoundNs(c, 50) / 1000.0);
                 w.WriteNumber("p99_us", latency.PercentileUpperBoundNs(c, 99) / 1000.0);
                 w.WriteNumber("max_us", latency.MaxWaitNs(c) / 1000.0);
+                w.WriteNumber("sum_us", latency.WaitSumNs(c) / 1000.0);
                 w.WriteStartArray("buckets");
                 foreach (ulong b in latency.Buckets(c)) w.WriteNumberValue(b);
                 w.WriteEndArray();

@@ -66,12 +66,13 @@ public static class AgentLatencySizes
     public const int Buckets = 32;
 }
 
-/// <summary><c>struct agent_latency</c>: per-class queue-wait histograms (log2 ns buckets) and maxima.</summary>
+/// <summary><c>struct agent_latency</c>: per-class queue-wait histograms (log2 ns buckets), maxima and sums.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct AgentLatency
 {
     public fixed ulong Buckets[AgentAbi.NrClasses * AgentLatencySizes.Buckets];
     public fixed ulong MaxWaitNs[AgentAbi.NrClasses];
+    public fixed ulong WaitSumNs[AgentAbi.NrClasses];
 }
 
 /// <summary><c>enum agent_exit_sizes</c>.</summary>

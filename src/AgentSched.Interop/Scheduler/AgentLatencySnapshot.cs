@@ -3,8 +3,11 @@ using AgentSched.Interop.Abi;
 namespace AgentSched.Interop.Scheduler;
 
 /// <summary>Queue-wait (runnable → on CPU) histograms per class, summed over CPUs.</summary>
-public sealed class AgentLatencySnapshot(ulong[][] buckets, ulong[] maxWaitNs)
+public sealed class AgentLatencySnapshot(ulong[][] buckets, ulong[] maxWaitNs, ulong[] waitSumNs)
 {
+    /// <summary>The sum of all counted waits of the class, in ns.</summary>
+    public ulong WaitSumNs(AgentClass c) => waitSumNs[(int)c];
+
     /// <summary>Counts per log2 bucket: bucket b holds waits in [2^b, 2^(b+1)) ns.</summary>
     public IReadOnlyList<ulong> Buckets(AgentClass c) => buckets[(int)c];
 
@@ -39,6 +42,7 @@ public sealed class AgentLatencySnapshot(ulong[][] buckets, ulong[] maxWaitNs)
         const int classes = AgentAbi.NrClasses, n = AgentLatencySizes.Buckets;
         var buckets = new ulong[classes][];
         var max = new ulong[classes];
+        var sum = new ulong[classes];
         for (int c = 0; c < classes; c++)
         {
             buckets[c] = new ulong[n];
@@ -49,8 +53,9 @@ public sealed class AgentLatencySnapshot(ulong[][] buckets, ulong[] maxWaitNs)
                     buckets[c][b] += row[c * n + b];
                 }
                 max[c] = Math.Max(max[c], row[classes * n + c]);
+                sum[c] += row[classes * n + classes + c];
             }
         }
-        return new AgentLatencySnapshot(buckets, max);
+        return new AgentLatencySnapshot(buckets, max, sum);
     }
 }

@@ -1,6 +1,7 @@
 using AgentSched.Daemon.Api;
 using AgentSched.Daemon.Configuration;
 using AgentSched.Daemon.Marks;
+using AgentSched.Daemon.Metrics;
 using AgentSched.Daemon.Scheduler;
 using AgentSched.Daemon.State;
 using AgentSched.Daemon.Systemd;
@@ -31,6 +32,8 @@ public static class AgentSchedServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
         services.AddOptions<StateOptions>().Configure(o => configuration.GetSection(StateOptions.Section).Bind(o)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<StateOptions>, StateOptionsValidator>();
+        services.AddOptions<MetricsOptions>().Configure(o => configuration.GetSection(MetricsOptions.Section).Bind(o)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>();
 
         services.AddSingleton(sp => new LiveOptions<ApiOptions>(sp.GetRequiredService<IOptions<ApiOptions>>().Value));
         services.AddSingleton<ConfigReloader>();
@@ -45,10 +48,14 @@ public static class AgentSchedServiceCollectionExtensions
         services.AddSingleton<SchedulerSupervisor>();
         services.AddSingleton<MarkService>();
         services.AddSingleton<ApiServer>();
+        services.AddSingleton<DaemonMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton<MetricsServer>();
 
         services.AddHostedService(sp => sp.GetRequiredService<SchedulerSupervisor>());
         services.AddHostedService(sp => sp.GetRequiredService<MarkService>());
         services.AddHostedService(sp => sp.GetRequiredService<ApiServer>());
+        services.AddHostedService(sp => sp.GetRequiredService<MetricsServer>());
 
         // systemd: READY=1 once all of the above started, STOPPING=1, SIGHUP as a reload, and
         // watchdog pings while the scheduler supervisor's loop keeps turning.
@@ -78,6 +85,7 @@ public static class AgentSchedServiceCollectionExtensions
         }
         Check(() => services.GetRequiredService<IOptions<SchedulerOptions>>().Value);
         Check(() => services.GetRequiredService<IOptions<ApiOptions>>().Value);
+        Check(() => services.GetRequiredService<IOptions<MetricsOptions>>().Value);
         Check(() => services.GetRequiredService<IOptions<StateOptions>>().Value);
         if (failures.Count > 0)
         {

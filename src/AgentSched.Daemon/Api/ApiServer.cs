@@ -108,18 +108,7 @@ internal sealed partial class ApiServer(
         try
         {
             listener.Bind(new UnixDomainSocketEndPoint(path));
-            File.SetUnixFileMode(path, o.ParsedSocketMode);
-            if (o.SocketGroup.Length > 0)
-            {
-                if (FileOwnership.TryLookupGroup(o.SocketGroup) is { } gid)
-                {
-                    FileOwnership.SetGroup(path, gid);
-                }
-                else
-                {
-                    _missingGroup = o.SocketGroup; // logged once the daemon has started
-                }
-            }
+            _missingGroup = SetAccess(path, o); // a missing group is logged once the daemon has started
             listener.Listen(512);
             return listener;
         }
@@ -128,6 +117,25 @@ internal sealed partial class ApiServer(
             listener.Dispose();
             throw new DaemonStartupException(DaemonExitCode.Unexpected, $"cannot listen on {path}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Gives a socket file Api:SocketMode and Api:SocketGroup (the metrics socket gets the same);
+    /// returns the group's name when no such group exists, so it was left root's.
+    /// </summary>
+    internal static string? SetAccess(string path, ApiOptions o)
+    {
+        File.SetUnixFileMode(path, o.ParsedSocketMode);
+        if (o.SocketGroup.Length == 0)
+        {
+            return null;
+        }
+        if (FileOwnership.TryLookupGroup(o.SocketGroup) is not { } gid)
+        {
+            return o.SocketGroup;
+        }
+        FileOwnership.SetGroup(path, gid);
+        return null;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

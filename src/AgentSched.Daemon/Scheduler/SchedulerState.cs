@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using AgentSched.Interop.Scheduler;
 
 namespace AgentSched.Daemon.Scheduler;
@@ -24,6 +25,9 @@ public sealed record SchedulerState(
     int Ejections,
     Ejection? LastEjection)
 {
+    /// <summary>Ejections since the daemon started, by the kernel's exit kind (e.g. SCX_EXIT_SYSRQ).</summary>
+    public ImmutableDictionary<string, int> EjectionsByKind { get; init; } = ImmutableDictionary<string, int>.Empty;
+
     public static SchedulerState Starting { get; } =
         new("fallback", "starting", true, DateTimeOffset.UtcNow, false, null, 0, 0, null);
 }

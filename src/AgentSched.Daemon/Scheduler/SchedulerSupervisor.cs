@@ -239,7 +239,12 @@ internal sealed partial class SchedulerSupervisor(
     private void RecordEjection(SchedulerExit exit)
     {
         SchedulerState previous = _state;
-        SetState(previous with { Ejections = previous.Ejections + 1, LastEjection = new Ejection(time.GetUtcNow(), exit) });
+        SetState(previous with
+        {
+            Ejections = previous.Ejections + 1,
+            LastEjection = new Ejection(time.GetUtcNow(), exit),
+            EjectionsByKind = previous.EjectionsByKind.SetItem(exit.KindName, previous.EjectionsByKind.GetValueOrDefault(exit.KindName) + 1),
+        });
         LogEjected(exit.KindName, exit.Kind, exit.Reason, exit.Message);
     }
 

@@ -1,0 +1,154 @@
+using System.Diagnostics.Metrics;
+using System.Reflection;
+using AgentSched.Daemon.Api;
+using AgentSched.Daemon.Marks;
+using AgentSched.Daemon.Scheduler;
+using AgentSched.Interop.Abi;
+using AgentSched.Interop.Scheduler;
+using AgentSched.Protocol;
+
+namespace AgentSched.Daemon.Metrics;
+
+/// <summary>
+/// The daemon's metrics as System.Diagnostics.Metrics instruments of the meter
+/// <c>AgentSched.Daemon</c> (docs/metrics.md). All are observable: they read the scheduler's
+/// per-CPU counters, the mark registry and the API counters when collected, so nothing is
+/// counted twice and nothing costs anything between scrapes.
+/// </summary>
+internal sealed class DaemonMetrics : IDisposable
+{
+    public const string MeterName = "AgentSched.Daemon";
+
+    private static readonly TimeSpan s_readingTtl = TimeSpan.FromMilliseconds(250);
+    private static readonly (string Key, TaskClass Class)[] s_classes =
+        [("normal", TaskClass.Normal), ("burst", TaskClass.Burst), ("batch", TaskClass.Batch)];
+
+    private readonly SchedulerSupervisor _supervisor;
+    private readonly IBpfScheduler _scheduler;
+    private readonly MarkRegistry _registry;
+    private readonly ApiCounters _api;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private (DateTimeOffset At, IReadOnlyDictionary<AgentStat, ulong>? Stats, AgentLatencySnapshot? Latency) _reading;
+
+    public DaemonMetrics(SchedulerSupervisor supervisor, IBpfScheduler scheduler, MarkRegistry registry, ApiCounters api, TimeProvider time)
+    {
+        _supervisor = supervisor;
+        _scheduler = scheduler;
+        _registry = registry;
+        _api = api;
+        _time = time;
+        string? version = typeof(DaemonMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        Meter = new Meter(MeterName, version);
+
+        Meter.CreateObservableGauge("agentsched.mode", ObserveMode, null, "1 for the mode the daemon is in: sched_ext (agent_class attached) or fallback (EEVDF controls)");
+        Meter.CreateObservableGauge("agentsched.healthy", () => _supervisor.State.Healthy ? 1 : 0, null, "1 while the daemon is in the mode it was configured for");
+        Meter.CreateObservableGauge("agentsched.marks", ObserveMarks, "{task}", "Marked tasks by the class in force now");
+        Meter.CreateObservableCounter("agentsched.scheduler.attaches", () => (long)_supervisor.State.Attaches, "{attach}", "Times the daemon attached agent_class");
+        Meter.CreateObservableCounter("agentsched.scheduler.ejections", ObserveEjections, "{ejection}", "Times the kernel ejected agent_class, by exit kind");
+        Meter.CreateObservableCounter("agentsched.scheduler.dispatches", () => PerClass(AgentStat.DispatchNormal, AgentStat.DispatchBurst, AgentStat.DispatchBatch), "{dispatch}", "Tasks queued or placed on a CPU, by class");
+        Meter.CreateObservableGauge("agentsched.scheduler.runnable", () => PerClass(AgentStat.RunnableNormal, AgentStat.RunnableBurst, AgentStat.RunnableBatch), "{task}", "Tasks runnable (queued or running) now, by class");
+        Meter.CreateObservableCounter("agentsched.scheduler.demotions", ObserveDemotions, "{demotion}", "BURST tasks made NORMAL by a budget: step (ran past the step budget) or period (used up the credit share)");
+        Meter.CreateObservableCounter("agentsched.scheduler.starvation_dispatches", () => Stat(AgentStat.StarveDispatch), "{dispatch}", "NORMAL/BATCH queue heads served ahead of BURST by the starvation guard");
+        Meter.CreateObservableCounter("agentsched.scheduler.preemption_kicks", () => Stat(AgentStat.KickPreempt), "{kick}", "CPUs running NORMAL/BATCH work preempted for a BURST task");
+        Meter.CreateObservableCounter("agentsched.scheduler.idle_placements", () => Stat(AgentStat.DirectIdle), "{wakeup}", "Wakeups placed straight onto an idle CPU");
+        Meter.CreateObservableCounter("agentsched.scheduler.window_migrations", () => Stat(AgentStat.MigrateInWindow), "{migration}", "BURST tasks that ran on another CPU inside their anti-migration window");
+        Meter.CreateObservableCounter("agentsched.scheduler.windows_expired", () => Stat(AgentStat.WindowExpired), "{window}", "Step windows that ended by running out");
+        Meter.CreateObservableCounter("agentsched.scheduler.inherited", () => Stat(AgentStat.Inherited), "{task}", "Forked tasks that started in their parent's class");
+        Meter.CreateObservableCounter("agentsched.api.requests", ObserveRequests, "{request}", "Socket API requests, by operation");
+        Meter.CreateObservableCounter("agentsched.api.errors", ObserveErrors, "{response}", "Socket API error responses, by error code");
+        Meter.CreateObservableCounter("agentsched.api.connections_accepted", () => _api.ConnectionsTotal, "{connection}", "Socket API connections accepted");
+        Meter.CreateObservableGauge("agentsched.api.connections", () => _api.ConnectionsOpen, "{connection}", "Socket API connections open now");
+    }
+
+    /// <summary>The meter; a MeterListener (the Prometheus endpoint, dotnet-counters) reads it.</summary>
+    public Meter Meter { get; }
+
+    /// <summary>
+    /// The queue-wait histograms, which no observable instrument can carry: the Prometheus
+    /// endpoint writes them itself. Null without an attached scheduler.
+    /// </summary>
+    public AgentLatencySnapshot? ReadLatency() => Read().Latency;
+
+    private IEnumerable<Measurement<int>> ObserveMode()
+    {
+        string mode = _supervisor.State.Mode;
+        yield return new Measurement<int>(mode == "sched_ext" ? 1 : 0, new KeyValuePair<string, object?>("mode", "sched_ext"));
+        yield return new Measurement<int>(mode == "fallback" ? 1 : 0, new KeyValuePair<string, object?>("mode", "fallback"));
+    }
+
+    private IEnumerable<Measurement<int>> ObserveMarks()
+    {
+        Dictionary<TaskClass, int> counts = _registry.CountByClass();
+        foreach ((string key, TaskClass c) in s_classes)
+        {
+            yield return new Measurement<int>(counts.GetValueOrDefault(c), new KeyValuePair<string, object?>("class", key));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveEjections() =>
+        _supervisor.State.EjectionsByKind.OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("kind", p.Key)));
+
+    private IEnumerable<Measurement<long>> ObserveDemotions()
+    {
+        if (Read().Stats is not { } stats) yield break;
+        yield return new Measurement<long>((long)stats[AgentStat.DemoteStep], new KeyValuePair<string, object?>("reason", "step"));
+        yield return new Measurement<long>((long)stats[AgentStat.DemotePeriod], new KeyValuePair<string, object?>("reason", "period"));
+    }
+
+    private IEnumerable<Measurement<long>> ObserveRequests() =>
+        _api.Ops().Select(p => new Measurement<long>(p.Count, new KeyValuePair<string, object?>("op", ApiOpNames.Name(p.Op))));
+
+    private IEnumerable<Measurement<long>> ObserveErrors() =>
+        _api.Errors().Select(p => new Measurement<long>(p.Count, new KeyValuePair<string, object?>("code", p.Code)));
+
+    private IEnumerable<Measurement<long>> Stat(AgentStat stat)
+    {
+        if (Read().Stats is { } stats) yield return new Measurement<long>((long)stats[stat]);
+    }
+
+    private IEnumerable<Measurement<long>> PerClass(AgentStat normal, AgentStat burst, AgentStat batch)
+    {
+        if (Read().Stats is not { } stats) yield break;
+        yield return new Measurement<long>((long)stats[normal], new KeyValuePair<string, object?>("class", "normal"));
+        yield return new Measurement<long>((long)stats[burst], new KeyValuePair<string, object?>("class", "burst"));
+        yield return new Measurement<long>((long)stats[batch], new KeyValuePair<string, object?>("class", "batch"));
+    }
+
+    /// <summary>
+    /// One read of the scheduler's maps serves every instrument of a collection (they are read
+    /// within <see cref="s_readingTtl"/> of each other); nothing without an attached scheduler.
+    /// </summary>
+    private (DateTimeOffset At, IReadOnlyDictionary<AgentStat, ulong>? Stats, AgentLatencySnapshot? Latency) Read()
+    {
+        lock (_gate)
+        {
+            DateTimeOffset now = _time.GetUtcNow();
+            if (now - _reading.At < s_readingTtl)
+            {
+                return _reading;
+            }
+            IReadOnlyDictionary<AgentStat, ulong>? stats = null;
+            AgentLatencySnapshot? latency = null;
+            if (_supervisor.State.Mode == "sched_ext")
+            {
+                try
+                {
+                    stats = _scheduler.ReadStats();
+                    latency = _scheduler.ReadLatency();
+                }
+                catch (Exception e) when (e is InvalidOperationException or AgentSched.Interop.BpfException)
+                {
+                    // ejected between the mode check and the read: no scheduler metrics this time
+                    stats = null;
+                    latency = null;
+                }
+            }
+            _reading = (now, stats, latency);
+            return _reading;
+        }
+    }
+
+    public void Dispose() => Meter.Dispose();
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AgentSched.Tests;
+
+namespace AgentSched.Kernel.Tests;
+
+/// <summary>
+/// The Prometheus endpoint with agent_class attached: scraped during a BURST agent loop beside
+/// BATCH hogs and after it, parsed strictly, and compared with what the scheduler reported.
+/// </summary>
+public sealed class MetricsKernelTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task ScrapesDuringLoadShowTheSchedulersCountersAndHistograms()
+    {
+        string dir = DaemonProcess.NewDirectory();
+        string socket = Path.Combine(dir, "metrics.sock");
+        using DaemonProcess d = DaemonProcess.Start(dir, $"--Metrics:Listen=unix:{socket}");
+        await d.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        var hogs = new List<Process>();
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                hogs.Add(Process.Start(ProcessRunner.StartInfo(RepoPaths.Cli, "--socket", d.SocketPath, "run", "--class", "batch", "--", "sh", "-c", "while :; do :; done"))!);
+            }
+            Task<ProcessResult> agent = ProcessRunner.RunAsync(RepoPaths.Cli,
+                ["--socket", d.SocketPath, "run", "--class", "burst", "--", RepoPaths.Workload, "steps", "--seconds", "6", "--tool-us", "2000", "--parse-us", "200", "--json"],
+                TimeSpan.FromSeconds(120));
+            await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+            HttpScrape.Response during = await HttpScrape.GetAsync(socket);
+            ProcessResult loop = await agent;
+            HttpScrape.Response after = await HttpScrape.GetAsync(socket);
+            using ApiConnection api = await ApiConnection.OpenAsync(d.SocketPath);
+            JsonElement stats = await api.CallAsync("""{"v":1,"op":"stats"}""");
+
+            Assert.Equal(0, loop.ExitCode);
+            Assert.Equal((200, 200), (during.Status, after.Status));
+            var a = PrometheusText.Parse(during.Body);
+            var b = PrometheusText.Parse(after.Body);
+            Assert.Equal(1, a["agentsched_mode"].Samples.Single(s => s.Label("mode") == "sched_ext").Value);
+            // Two spinners are always runnable as BATCH while the agent loop runs.
+            Assert.True(a["agentsched_scheduler_runnable"].Samples.Single(s => s.Label("class") == "batch").Value >= 2, during.Body);
+            foreach (string cls in new[] { "burst", "batch" })
+            {
+                double before = a["agentsched_scheduler_dispatches_total"].Samples.Single(s => s.Label("class") == cls).Value;
+                double later = b["agentsched_scheduler_dispatches_total"].Samples.Single(s => s.Label("class") == cls).Value;
+                Assert.True(before > 0 && later >= before, $"{cls} dispatches {before} then {later}");
+            }
+            // Counters never go back between two scrapes.
+            foreach (PromFamily f in a.Values.Where(f => f.Type == "counter"))
+            {
+                foreach (PromSample s in f.Samples)
+                {
+                    PromSample next = b[f.Name].Samples.Single(x => x.Labels.Count == s.Labels.Count && x.Labels.All(l => s.Label(l.Key) == l.Value));
+                    Assert.True(next.Value >= s.Value, $"{f.Name} went from {s.Value} to {next.Value}");
+                }
+            }
+            // The BURST wait histogram after the loop: as many waits as `stats` counted at about the
+            // same moment (the scrape came first, so at most what stats saw), with a plausible sum.
+            PromFamily wait = b["agentsched_scheduler_wait_seconds"];
+            double count = wait.Samples.Single(s => s.Name.EndsWith("_count", StringComparison.Ordinal) && s.Label("class") == "burst").Value;
+            double sum = wait.Samples.Single(s => s.Name.EndsWith("_sum", StringComparison.Ordinal) && s.Label("class") == "burst").Value;
+            ulong statsCount = stats.GetProperty("wait").GetProperty("burst").GetProperty("count").GetUInt64();
+            Assert.True(count > 0 && count <= statsCount, $"histogram count {count}, stats count {statsCount}");
+            Assert.InRange(sum / count, 1e-7, 1.0); // a mean wait between 100 ns and 1 s
+        }
+        finally
+        {
+            foreach (Process p in hogs)
+            {
+                if (!p.HasExited) p.Kill();
+                p.Dispose();
+            }
+        }
+    }
+}

@@ -489,8 +489,15 @@ void BPF_STRUCT_OPS(agent_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_ctx(p);
 
-	if (tctx)
-		tctx->queued_at = bpf_ktime_get_ns();
+	if (!tctx)
+		return;
+	tctx->queued_at = bpf_ktime_get_ns();
+	/*
+	 * Counted at once in the class it last ran in: some paths make a task runnable without
+	 * ops.select_cpu or ops.enqueue (bypass mode, an exiting task). Those move it to the class
+	 * it gets now.
+	 */
+	count_runnable(tctx, tctx->run_class);
 }
 
 void BPF_STRUCT_OPS(agent_running, struct task_struct *p)
@@ -558,7 +565,10 @@ void BPF_STRUCT_OPS(agent_quiescent, struct task_struct *p, u64 deq_flags)
 
 	if (!tctx)
 		return;
-	/* Not runnable any more (it blocked, or is being moved: it is counted again when queued). */
+	/*
+	 * Not runnable any more: it blocked, or its scheduling is being changed (a save/restore
+	 * dequeue, which ops.runnable follows). Migrations between CPUs call neither.
+	 */
 	count_runnable(tctx, AGENT_NR_CLASSES);
 	if (!(deq_flags & scx_flag(scx_deq_flags, SCX_DEQ_SLEEP)))
 		return;

@@ -119,6 +119,68 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public void TheWaitHistogramFollowsTheSchedulersLog2Buckets()
+    {
+        // BURST: one wait in [1, 2) ns, two in [2, 4) ns, three beyond 2^31 ns (the open-ended last bucket).
+        ulong[][] buckets = [new ulong[32], new ulong[32], new ulong[32]];
+        buckets[1][0] = 1;
+        buckets[1][1] = 2;
+        buckets[1][31] = 3;
+        var snapshot = new AgentSched.Interop.Scheduler.AgentLatencySnapshot(buckets, [0, 9_000_000_000, 0], [0, 7_500_000_000, 0]);
+        var text = new StringBuilder();
+
+        PrometheusExporter.WriteWaitHistogram(text, snapshot);
+        var f = PrometheusText.Parse(text.ToString());
+
+        string[] lines = text.ToString().Split('\n');
+        Assert.Contains("agentsched_scheduler_wait_seconds_bucket{class=\"burst\",le=\"2E-09\"} 1", lines);
+        Assert.Contains("agentsched_scheduler_wait_seconds_bucket{class=\"burst\",le=\"4E-09\"} 3", lines);
+        Assert.Contains("agentsched_scheduler_wait_seconds_bucket{class=\"burst\",le=\"2.147483648\"} 3", lines);
+        Assert.Contains("agentsched_scheduler_wait_seconds_bucket{class=\"burst\",le=\"+Inf\"} 6", lines);
+        Assert.Contains("agentsched_scheduler_wait_seconds_sum{class=\"burst\"} 7.5", lines);
+        Assert.Contains("agentsched_scheduler_wait_seconds_count{class=\"burst\"} 6", lines);
+        Assert.Equal(3 * (31 + 1 + 2), f["agentsched_scheduler_wait_seconds"].Samples.Count); // 31 finite bounds, +Inf, _sum, _count per class
+    }
+
+    [Fact]
+    public async Task TheMetricsSocketNeverReplacesTheApiSocketOrAFile()
+    {
+        string dir = DaemonProcess.NewDirectory();
+        using (var same = DaemonProcess.Start(dir, $"--Metrics:Listen=unix:{Path.Combine(dir, "agentsched.sock")}"))
+        {
+            Assert.Equal(2, await same.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains("is the API socket (Api:SocketPath)", same.Output);
+        }
+        string file = Path.Combine(dir, "precious.json");
+        File.WriteAllText(file, "{}");
+        using (var clash = DaemonProcess.Start(dir, $"--Metrics:Listen=unix:{file}"))
+        {
+            Assert.Equal(2, await clash.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains("exists and is not a socket; refusing to replace it", clash.Output);
+        }
+        Assert.Equal("{}", File.ReadAllText(file));
+        Assert.False(File.Exists(Path.Combine(dir, "agentsched.sock"))); // the API socket bound first was removed on the way out
+    }
+
+    [Fact]
+    public async Task AStaleMetricsSocketIsReplacedAndRemovedAtStop()
+    {
+        string dir = DaemonProcess.NewDirectory();
+        string socket = Path.Combine(dir, "metrics.sock");
+        using (var stale = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+        {
+            stale.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socket)); // bound, never listening: what a killed daemon leaves
+        }
+        using var daemon = DaemonProcess.Start(dir, $"--Metrics:Listen=unix:{socket}");
+        await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(200, (await HttpScrape.GetAsync(socket)).Status);
+        daemon.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(File.Exists(socket));
+    }
+
+    [Fact]
     public void LabelValuesAndHelpAreEscaped()
     {
         var text = new StringBuilder();

@@ -33,6 +33,10 @@ public sealed class MetricsKernelTests
             HttpScrape.Response during = await HttpScrape.GetAsync(socket);
             ProcessResult loop = await agent;
             HttpScrape.Response after = await HttpScrape.GetAsync(socket);
+            foreach (Process p in hogs) p.Kill();
+            foreach (Process p in hogs) await p.WaitForExitAsync(Ct);
+            await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+            HttpScrape.Response idle = await HttpScrape.GetAsync(socket);
             using ApiConnection api = await ApiConnection.OpenAsync(d.SocketPath);
             JsonElement stats = await api.CallAsync("""{"v":1,"op":"stats"}""");
 
@@ -58,14 +62,18 @@ public sealed class MetricsKernelTests
                     Assert.True(next.Value >= s.Value, $"{f.Name} went from {s.Value} to {next.Value}");
                 }
             }
-            // The BURST wait histogram after the loop: as many waits as `stats` counted at about the
-            // same moment (the scrape came first, so at most what stats saw), with a plausible sum.
-            PromFamily wait = b["agentsched_scheduler_wait_seconds"];
+            // With the spinners gone nothing is runnable as BATCH: the gauge came back down.
+            var c = PrometheusText.Parse(idle.Body);
+            Assert.Equal(0, c["agentsched_scheduler_runnable"].Samples.Single(s => s.Label("class") == "batch").Value);
+            // Nothing runs as BURST any more, so the histogram and `stats` read the same, settled map:
+            // the same count, and a sum in seconds equal to stats' in microseconds.
+            PromFamily wait = c["agentsched_scheduler_wait_seconds"];
             double count = wait.Samples.Single(s => s.Name.EndsWith("_count", StringComparison.Ordinal) && s.Label("class") == "burst").Value;
             double sum = wait.Samples.Single(s => s.Name.EndsWith("_sum", StringComparison.Ordinal) && s.Label("class") == "burst").Value;
-            ulong statsCount = stats.GetProperty("wait").GetProperty("burst").GetProperty("count").GetUInt64();
-            Assert.True(count > 0 && count <= statsCount, $"histogram count {count}, stats count {statsCount}");
-            Assert.InRange(sum / count, 1e-7, 1.0); // a mean wait between 100 ns and 1 s
+            JsonElement burst = stats.GetProperty("wait").GetProperty("burst");
+            Assert.True(count > 0, idle.Body);
+            Assert.Equal(burst.GetProperty("count").GetUInt64(), (ulong)count);
+            Assert.InRange(Math.Abs(burst.GetProperty("sum_us").GetDouble() - sum * 1e6), 0, 0.01); // the same nanoseconds, in two units
         }
         finally
         {

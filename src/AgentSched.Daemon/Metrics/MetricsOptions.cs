@@ -31,9 +31,9 @@ internal sealed record MetricsEndpoint(IPEndPoint? Tcp, string? UnixPath)
         if (listen.StartsWith("unix:", StringComparison.Ordinal))
         {
             string path = listen[5..];
-            if (!Path.IsPathRooted(path) || System.Text.Encoding.UTF8.GetByteCount(path) > 107)
+            if (!Path.IsPathRooted(path) || Path.GetFileName(path).Length == 0 || System.Text.Encoding.UTF8.GetByteCount(path) > 107)
             {
-                error = $"Metrics:Listen: '{path}' must be an absolute Unix socket path of at most 107 bytes";
+                error = $"Metrics:Listen: '{path}' must be an absolute Unix socket path (a file name in a directory) of at most 107 bytes";
                 return false;
             }
             endpoint = new MetricsEndpoint(null, path);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using AgentSched.Daemon.Api;
 using AgentSched.Daemon.Configuration;
+using AgentSched.Interop.Kernel;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,34 +19,85 @@ internal sealed partial class MetricsServer(
     IOptions<MetricsOptions> options,
     LiveOptions<ApiOptions> api,
     PrometheusExporter exporter,
-    ILogger<MetricsServer> logger) : BackgroundService
+    ILogger<MetricsServer> logger) : BackgroundService, IHostedLifecycleService
 {
     private const int MaxRequestHeadBytes = 8192;
     private const int MaxConcurrentScrapes = 8;
-    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_exchangeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SemaphoreSlim _slots = new(MaxConcurrentScrapes);
+    private readonly CancellationTokenSource _closing = new();
+    private readonly List<Task> _scrapes = [];
     private Socket? _listener;
     private MetricsEndpoint? _endpoint;
+    private bool _started;
 
-    public override Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Binds before any service starts (after the API socket, registered first), so a busy port or
+    /// a bad path stops the daemon before it touches the scheduler.
+    /// </summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
     {
         if (!MetricsEndpoint.TryParse(options.Value.Listen, out _endpoint, out string error))
         {
             throw new DaemonStartupException(DaemonExitCode.InvalidConfiguration, error);
         }
-        if (_endpoint is null)
+        if (_endpoint is not null)
         {
-            return Task.CompletedTask; // off
+            _listener = Bind(_endpoint);
         }
-        _listener = Bind(_endpoint);
-        LogListening(_endpoint.ToString());
-        return base.StartAsync(cancellationToken);
+        return Task.CompletedTask;
+    }
+
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        _started = true;
+        if (_endpoint is not null) LogListening(_endpoint.ToString());
+        return Task.CompletedTask;
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken) =>
+        _listener is null ? Task.CompletedTask : base.StartAsync(cancellationToken);
+
+    /// <summary>Stops accepting and unlinks the socket before the other services stop; waits for scrapes in flight (5 s at most).</summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is null) return;
+        await _closing.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        if (_endpoint?.UnixPath is { } path) File.Delete(path);
+        Task[] open;
+        lock (_scrapes) open = [.. _scrapes];
+        try
+        {
+            await Task.WhenAll(open).WaitAsync(s_exchangeTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>When another service failed to start, the socket bound early is removed here.</summary>
+    public override void Dispose()
+    {
+        if (!_started && _listener is not null)
+        {
+            _listener.Dispose();
+            if (_endpoint?.UnixPath is { } path) File.Delete(path);
+        }
+        _closing.Dispose();
+        base.Dispose();
     }
 
     private Socket Bind(MetricsEndpoint endpoint)
     {
-        Socket listener;
+        if (endpoint.UnixPath is { } unixPath)
+        {
+            PrepareUnixPath(unixPath, api.Current.SocketPath);
+        }
+        Socket? listener = null;
         try
         {
             if (endpoint.Tcp is { } ip)
@@ -56,8 +108,6 @@ internal sealed partial class MetricsServer(
             else
             {
                 string path = endpoint.UnixPath!;
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                File.Delete(path); // a socket left by a daemon that died (ApiServer already ensured no other daemon runs)
                 listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                 listener.Bind(new UnixDomainSocketEndPoint(path));
                 if (ApiServer.SetAccess(path, api.Current) is { } missing)
@@ -70,26 +120,74 @@ internal sealed partial class MetricsServer(
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
+            listener?.Dispose();
             throw new DaemonStartupException(DaemonExitCode.Unexpected, $"cannot listen for metrics on {endpoint}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Makes room for the metrics socket without ever removing something else: the API socket's
+    /// path is refused, and an existing file is removed only when it is a socket nobody serves.
+    /// </summary>
+    private static void PrepareUnixPath(string path, string apiSocketPath)
+    {
+        if (Path.GetFullPath(path) == Path.GetFullPath(apiSocketPath))
+        {
+            throw new DaemonStartupException(DaemonExitCode.InvalidConfiguration, $"Metrics:Listen: {path} is the API socket (Api:SocketPath); give the metrics socket a path of its own");
+        }
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (Directory.Exists(path))
+            {
+                throw new DaemonStartupException(DaemonExitCode.InvalidConfiguration, $"Metrics:Listen: {path} is a directory");
+            }
+            if (!File.Exists(path))
+            {
+                return;
+            }
+            if (!FileKind.IsSocket(path))
+            {
+                throw new DaemonStartupException(DaemonExitCode.InvalidConfiguration, $"Metrics:Listen: {path} exists and is not a socket; refusing to replace it");
+            }
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+            }
+            catch (SocketException)
+            {
+                File.Delete(path); // a socket left by a daemon that died
+                return;
+            }
+            throw new DaemonStartupException(DaemonExitCode.Unexpected, $"Metrics:Listen: something already serves {path}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DaemonStartupException(DaemonExitCode.Unexpected, $"cannot prepare the metrics socket {path}: {e.Message}", e);
         }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _closing.Token);
+        CancellationToken token = linked.Token;
+        while (!token.IsCancellationRequested)
         {
             Socket client;
             try
             {
-                client = await _listener!.AcceptAsync(stoppingToken).ConfigureAwait(false);
+                client = await _listener!.AcceptAsync(token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || token.IsCancellationRequested)
             {
                 return;
             }
             catch (SocketException e)
             {
+                // EMFILE and the like: say so, and do not spin while it lasts.
                 LogAcceptFailed(e.Message);
+                await Task.Delay(100, token).ConfigureAwait(false);
                 continue;
             }
             if (!_slots.Wait(0))
@@ -97,34 +195,44 @@ internal sealed partial class MetricsServer(
                 client.Dispose(); // more scrapers at once than anyone needs: drop, they retry
                 continue;
             }
-            _ = Task.Run(async () =>
+            Task scrape = ServeAsync(client, token);
+            lock (_scrapes) _scrapes.Add(scrape);
+            _ = scrape.ContinueWith(t =>
             {
-                try
-                {
-                    await ServeAsync(client, stoppingToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    client.Dispose();
-                    _slots.Release();
-                }
-            }, CancellationToken.None);
+                lock (_scrapes) _scrapes.Remove(t);
+                client.Dispose();
+                _slots.Release();
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
     private async Task ServeAsync(Socket client, CancellationToken stoppingToken)
     {
+        await Task.Yield();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        timeout.CancelAfter(s_requestTimeout);
+        timeout.CancelAfter(s_exchangeTimeout);
+        string? head = null;
         try
         {
-            string? head = await ReadHeadAsync(client, timeout.Token).ConfigureAwait(false);
+            head = await ReadHeadAsync(client, timeout.Token).ConfigureAwait(false);
             (int status, string reason, string body, string? extra) = Route(head);
             await RespondAsync(client, status, reason, body, extra, head?.StartsWith("HEAD ", StringComparison.Ordinal) ?? false, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or IOException)
         {
             // a slow or vanished scraper: nothing to answer
+        }
+        catch (Exception e)
+        {
+            // A metric callback failed: say so in the log and to the scraper, and keep serving.
+            LogScrapeFailed(e);
+            try
+            {
+                await RespondAsync(client, 500, "Internal Server Error", "collecting the metrics failed; see agentschedd's log\n", null, false, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception again) when (again is OperationCanceledException or SocketException or IOException)
+            {
+            }
         }
     }
 
@@ -186,13 +294,6 @@ internal sealed partial class MetricsServer(
         client.Shutdown(SocketShutdown.Send);
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        _listener?.Dispose();
-        if (_endpoint?.UnixPath is { } path) File.Delete(path);
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "serving Prometheus metrics on {Endpoint}")]
     private partial void LogListening(string endpoint);
 
@@ -201,4 +302,7 @@ internal sealed partial class MetricsServer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "accepting a metrics connection failed: {Message}")]
     private partial void LogAcceptFailed(string message);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "a metrics scrape failed")]
+    private partial void LogScrapeFailed(Exception exception);
 }

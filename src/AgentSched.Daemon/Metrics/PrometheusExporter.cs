@@ -70,8 +70,9 @@ internal sealed class PrometheusExporter : IDisposable
                     }
                 }
             }
+            // Inside the lock: the histogram comes from the same reading of the maps as the counters.
+            WriteWaitHistogram(text, _metrics.ReadLatency());
         }
-        WriteWaitHistogram(text, _metrics.ReadLatency());
         return text.ToString();
     }
 

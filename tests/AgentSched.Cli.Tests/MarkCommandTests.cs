@@ -8,27 +8,18 @@ namespace AgentSched.Cli.Tests;
 public sealed class MarkCommandTests : IAsyncLifetime
 {
     private readonly DaemonProcess _daemon = DaemonProcess.Start();
-    private readonly List<Process> _children = [];
+    private readonly ChildProcesses _children = new();
 
     public async ValueTask InitializeAsync() => await _daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
 
     public ValueTask DisposeAsync()
     {
-        foreach (Process p in _children)
-        {
-            if (!p.HasExited) p.Kill();
-            p.Dispose();
-        }
+        _children.Dispose();
         _daemon.Dispose();
         return ValueTask.CompletedTask;
     }
 
-    private int Sleeper()
-    {
-        var p = Process.Start("sleep", "60");
-        _children.Add(p);
-        return p.Id;
-    }
+    private int Sleeper() => _children.Sleeper();
 
     private CliResult Cli(params string[] args) => CliHarness.Run(["--socket", _daemon.SocketPath, .. args]);
 

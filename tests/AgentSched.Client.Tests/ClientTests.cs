@@ -17,17 +17,13 @@ namespace AgentSched.Client.Tests;
 public sealed class ClientTests : IAsyncLifetime
 {
     private readonly DaemonProcess _daemon = DaemonProcess.Start();
-    private readonly List<Process> _children = [];
+    private readonly ChildProcesses _children = new();
 
     public async ValueTask InitializeAsync() => await _daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
 
     public ValueTask DisposeAsync()
     {
-        foreach (Process p in _children)
-        {
-            if (!p.HasExited) p.Kill();
-            p.Dispose();
-        }
+        _children.Dispose();
         _daemon.Dispose();
         return ValueTask.CompletedTask;
     }
@@ -37,12 +33,7 @@ public sealed class ClientTests : IAsyncLifetime
     private AgentSchedClient Client(DaemonUnavailableBehavior when = DaemonUnavailableBehavior.Throw, ILogger? logger = null, string? socket = null) =>
         new(new AgentSchedClientOptions { SocketPath = socket ?? _daemon.SocketPath, WhenUnavailable = when, Logger = logger, CliPath = RepoPaths.Cli });
 
-    private int Sleeper()
-    {
-        var p = Process.Start("sleep", "60");
-        _children.Add(p);
-        return p.Id;
-    }
+    private int Sleeper() => _children.Sleeper();
 
     /// <summary>BURST/BATCH/NORMAL counts from the daemon's status over a connection of its own.</summary>
     private static async Task<(int Burst, int Batch)> Marks(string socket)

@@ -16,7 +16,6 @@ namespace AgentSched.Daemon.Api;
 internal sealed partial class RequestHandler(
     MarkRegistry registry,
     SchedulerSupervisor supervisor,
-    IBpfScheduler scheduler,
     State.MarkStore store,
     ApiCounters counters,
     Func<SchedExtStatus> readStatus,
@@ -112,20 +111,9 @@ internal sealed partial class RequestHandler(
     private void WriteStats(Utf8JsonWriter w)
     {
         w.WriteString("mode", supervisor.State.Mode);
-        IReadOnlyDictionary<AgentStat, ulong>? stats = null;
-        AgentLatencySnapshot? latency = null;
-        if (supervisor.State.Mode == "sched_ext")
-        {
-            try
-            {
-                stats = scheduler.ReadStats();
-                latency = scheduler.ReadLatency();
-            }
-            catch (Exception e) when (e is InvalidOperationException or AgentSched.Interop.BpfException)
-            {
-                // ejected between the mode check and the read: report no scheduler counters
-            }
-        }
+        SchedulerReading? reading = supervisor.ReadScheduler();
+        IReadOnlyDictionary<AgentStat, ulong>? stats = reading?.Stats;
+        AgentLatencySnapshot? latency = reading?.Latency;
         if (stats is null)
         {
             w.WriteNull("scheduler");

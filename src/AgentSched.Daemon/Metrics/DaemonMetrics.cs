@@ -24,17 +24,15 @@ internal sealed class DaemonMetrics : IDisposable
         [("normal", TaskClass.Normal), ("burst", TaskClass.Burst), ("batch", TaskClass.Batch)];
 
     private readonly SchedulerSupervisor _supervisor;
-    private readonly IBpfScheduler _scheduler;
     private readonly MarkRegistry _registry;
     private readonly ApiCounters _api;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private (DateTimeOffset At, IReadOnlyDictionary<AgentStat, ulong>? Stats, AgentLatencySnapshot? Latency) _reading;
 
-    public DaemonMetrics(SchedulerSupervisor supervisor, IBpfScheduler scheduler, MarkRegistry registry, ApiCounters api, TimeProvider time)
+    public DaemonMetrics(SchedulerSupervisor supervisor, MarkRegistry registry, ApiCounters api, TimeProvider time)
     {
         _supervisor = supervisor;
-        _scheduler = scheduler;
         _registry = registry;
         _api = api;
         _time = time;
@@ -129,23 +127,8 @@ internal sealed class DaemonMetrics : IDisposable
             {
                 return _reading;
             }
-            IReadOnlyDictionary<AgentStat, ulong>? stats = null;
-            AgentLatencySnapshot? latency = null;
-            if (_supervisor.State.Mode == "sched_ext")
-            {
-                try
-                {
-                    stats = _scheduler.ReadStats();
-                    latency = _scheduler.ReadLatency();
-                }
-                catch (Exception e) when (e is InvalidOperationException or AgentSched.Interop.BpfException)
-                {
-                    // ejected between the mode check and the read: no scheduler metrics this time
-                    stats = null;
-                    latency = null;
-                }
-            }
-            _reading = (now, stats, latency);
+            SchedulerReading? reading = _supervisor.ReadScheduler();
+            _reading = (now, reading?.Stats, reading?.Latency);
             return _reading;
         }
     }

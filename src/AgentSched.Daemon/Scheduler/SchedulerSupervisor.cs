@@ -33,6 +33,26 @@ internal sealed partial class SchedulerSupervisor(
 
     public SchedulerState State => _state;
 
+    /// <summary>
+    /// The attached scheduler's counters and wait histograms, summed over CPUs; null in fallback
+    /// mode, or when the kernel ejected it between the mode check and the read.
+    /// </summary>
+    public SchedulerReading? ReadScheduler()
+    {
+        if (_state.Mode != "sched_ext")
+        {
+            return null;
+        }
+        try
+        {
+            return new SchedulerReading(scheduler.ReadStats(), scheduler.ReadLatency());
+        }
+        catch (Exception e) when (e is InvalidOperationException or AgentSched.Interop.BpfException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The supervision loop ran within the last 30 s (what the systemd watchdog is told).</summary>
     public bool IsResponsive() => Environment.TickCount64 - Interlocked.Read(ref _lastPoll) < 30_000;
 

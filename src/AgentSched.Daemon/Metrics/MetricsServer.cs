@@ -4,6 +4,7 @@ using System.Text;
 using AgentSched.Daemon.Api;
 using AgentSched.Daemon.Configuration;
 using AgentSched.Interop.Kernel;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,7 +19,7 @@ namespace AgentSched.Daemon.Metrics;
 internal sealed partial class MetricsServer(
     IOptions<MetricsOptions> options,
     LiveOptions<ApiOptions> api,
-    PrometheusExporter exporter,
+    IServiceProvider services,
     ILogger<MetricsServer> logger) : BackgroundService, IHostedLifecycleService
 {
     private const int MaxRequestHeadBytes = 8192;
@@ -30,6 +31,7 @@ internal sealed partial class MetricsServer(
     private readonly List<Task> _scrapes = [];
     private Socket? _listener;
     private MetricsEndpoint? _endpoint;
+    private PrometheusExporter? _exporter;
     private bool _started;
 
     /// <summary>
@@ -44,6 +46,8 @@ internal sealed partial class MetricsServer(
         }
         if (_endpoint is not null)
         {
+            // Only now: with the endpoint off, the meter and its listener are never created.
+            _exporter = services.GetRequiredService<PrometheusExporter>();
             _listener = Bind(_endpoint);
         }
         return Task.CompletedTask;
@@ -250,7 +254,7 @@ internal sealed partial class MetricsServer(
         }
         string path = requestLine[1].Split('?', 2)[0];
         return path == "/metrics"
-            ? (200, "OK", exporter.Scrape(), null)
+            ? (200, "OK", _exporter!.Scrape(), null)
             : (404, "Not Found", "agentschedd serves /metrics only\n", null);
     }
 

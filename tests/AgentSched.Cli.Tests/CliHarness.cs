@@ -28,12 +28,4 @@ internal static class CliHarness
     };
 
     public static CliResult Run(params string[] args) => Run(Environment(), args);
-
-    /// <summary>"nice policy" of a process, fields 19 and 41 of /proc/PID/stat.</summary>
-    public static (int Nice, int Policy) Sched(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (int.Parse(f[19 - 3]), int.Parse(f[41 - 3]));
-    }
 }

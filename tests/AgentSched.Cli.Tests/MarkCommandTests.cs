@@ -34,14 +34,14 @@ public sealed class MarkCommandTests : IAsyncLifetime
         Assert.Equal((0, $"marked {a} batch until unmarked\nmarked {b} batch until unmarked\n", ""), (marked.Code, marked.Out, marked.Err));
         Assert.Equal(0, burst.Code);
         Assert.Matches($@"^marked {a} burst for (29\.\d+|30) s\n$", burst.Out);
-        Assert.Equal((-10, 0), CliHarness.Sched(a)); // BURST in fallback: nice -10, SCHED_OTHER
-        Assert.Equal((10, 3), CliHarness.Sched(b));  // BATCH: SCHED_BATCH, nice 10
+        Assert.Equal((-10, 0), ProcStat.Sched(a)); // BURST in fallback: nice -10, SCHED_OTHER
+        Assert.Equal((10, 3), ProcStat.Sched(b));  // BATCH: SCHED_BATCH, nice 10
 
         CliResult unmarked = Cli("unmark", a.ToString(), b.ToString());
 
         Assert.Equal((0, $"unmarked {a} (was burst)\nunmarked {b} (was batch)\n"), (unmarked.Code, unmarked.Out));
-        Assert.Equal((0, 0), CliHarness.Sched(a));
-        Assert.Equal((0, 0), CliHarness.Sched(b));
+        Assert.Equal((0, 0), ProcStat.Sched(a));
+        Assert.Equal((0, 0), ProcStat.Sched(b));
     }
 
     [Fact]
@@ -54,7 +54,7 @@ public sealed class MarkCommandTests : IAsyncLifetime
         Assert.Equal((int)ReturnCode.Error, r.Code);
         Assert.Equal("agentsched: mark 999999999: no_such_process: no process with pid 999999999\n", r.Err);
         Assert.Equal($"marked {a} burst until unmarked\n", r.Out);
-        Assert.Equal(-10, CliHarness.Sched(a).Nice);
+        Assert.Equal(-10, ProcStat.Sched(a).Nice);
     }
 
     [Fact]

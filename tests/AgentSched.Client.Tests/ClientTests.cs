@@ -43,13 +43,6 @@ public sealed class ClientTests : IAsyncLifetime
         return (marks.GetProperty("burst").GetInt32(), marks.GetProperty("batch").GetInt32());
     }
 
-    private static (int Nice, int Policy) Sched(string statPath)
-    {
-        string stat = File.ReadAllText(statPath);
-        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (int.Parse(f[19 - 3]), int.Parse(f[41 - 3]));
-    }
-
     [Fact]
     public async Task AStepScopeOpensAWindowAndDisposingItClosesIt()
     {
@@ -58,14 +51,14 @@ public sealed class ClientTests : IAsyncLifetime
 
         StepScope step = await client.BeginStepAsync(TimeSpan.FromSeconds(30), cancellationToken: Ct);
         (int Burst, int Batch) during = await Marks(_daemon.SocketPath);
-        (int Nice, int Policy) schedDuring = Sched(self);
+        (int Nice, int Policy) schedDuring = ProcStat.SchedAt(self);
         await step.DisposeAsync();
 
         Assert.True(step.Applied);
         Assert.Equal((1, 0), during);
         Assert.Equal((-10, 0), schedDuring); // the fallback's BURST on this process
         Assert.Equal((0, 0), await Marks(_daemon.SocketPath));
-        Assert.Equal((0, 0), Sched(self));
+        Assert.Equal((0, 0), ProcStat.SchedAt(self));
     }
 
     [Fact]
@@ -78,8 +71,8 @@ public sealed class ClientTests : IAsyncLifetime
         {
             using StepScope step = client.BeginStep(TimeSpan.FromSeconds(30), currentThreadOnly: true);
             tid = NativeThread.CurrentTid();
-            thread = Sched($"/proc/self/task/{tid}/stat");
-            main = Sched($"/proc/self/task/{Environment.ProcessId}/stat");
+            thread = ProcStat.SchedAt($"/proc/self/task/{tid}/stat");
+            main = ProcStat.SchedAt($"/proc/self/task/{Environment.ProcessId}/stat");
         });
         worker.Start();
         worker.Join();
@@ -98,7 +91,7 @@ public sealed class ClientTests : IAsyncLifetime
         await _daemon.WaitUntilAsync(() => Marks(_daemon.SocketPath).Result.Burst == 0, TimeSpan.FromSeconds(10), "the window's end");
         step.Dispose();
 
-        Assert.Equal((0, 0), Sched($"/proc/{Environment.ProcessId}/stat"));
+        Assert.Equal((0, 0), ProcStat.SchedAt($"/proc/{Environment.ProcessId}/stat"));
     }
 
     [Fact]
@@ -108,14 +101,14 @@ public sealed class ClientTests : IAsyncLifetime
         int pid = Sleeper();
 
         MarkResult marked = await client.MarkAsync(pid, TaskClass.Batch, TimeSpan.FromSeconds(20), cancellationToken: Ct);
-        (int, int) sched = Sched($"/proc/{pid}/stat");
+        (int, int) sched = ProcStat.SchedAt($"/proc/{pid}/stat");
         UnmarkResult unmarked = await client.UnmarkAsync(pid, cancellationToken: Ct);
 
         Assert.Equal((true, pid, TaskClass.Batch), (marked.Applied, marked.Pid, marked.Class));
         Assert.InRange(marked.WindowLeft!.Value.TotalSeconds, 19, 20);
         Assert.Equal((10, 3), sched);
         Assert.Equal(new UnmarkResult(true, pid, TaskClass.Batch), unmarked);
-        Assert.Equal((0, 0), Sched($"/proc/{pid}/stat"));
+        Assert.Equal((0, 0), ProcStat.SchedAt($"/proc/{pid}/stat"));
     }
 
     [Fact]
@@ -156,7 +149,7 @@ public sealed class ClientTests : IAsyncLifetime
         MarkResult again = await client.MarkAsync(pid, TaskClass.Burst, cancellationToken: Ct);
 
         Assert.Equal((true, TaskClass.Burst), (again.Applied, again.Class));
-        Assert.Equal((-10, 0), Sched($"/proc/{pid}/stat"));
+        Assert.Equal((-10, 0), ProcStat.SchedAt($"/proc/{pid}/stat"));
         Assert.Equal((1, 0), await Marks(second.SocketPath));
     }
 
@@ -192,7 +185,7 @@ public sealed class ClientTests : IAsyncLifetime
 
         Assert.Empty(errors);
         Assert.Equal((0, 0), await Marks(_daemon.SocketPath));
-        Assert.All(pids, pid => Assert.Equal((0, 0), Sched($"/proc/{pid}/stat")));
+        Assert.All(pids, pid => Assert.Equal((0, 0), ProcStat.SchedAt($"/proc/{pid}/stat")));
         using ApiConnection raw = await ApiConnection.OpenAsync(_daemon.SocketPath);
         JsonElement ops = (await raw.CallAsync("{\"v\":1,\"op\":\"stats\"}")).GetProperty("api").GetProperty("ops");
         Assert.Equal(16 * Rounds, ops.GetProperty("mark").GetInt64());
@@ -249,7 +242,7 @@ public sealed class ClientTests : IAsyncLifetime
         int pid = Sleeper();
 
         MarkResult marked = client.Mark(pid, TaskClass.Batch);
-        (int, int) sched = Sched($"/proc/{pid}/stat");
+        (int, int) sched = ProcStat.SchedAt($"/proc/{pid}/stat");
         UnmarkResult unmarked = client.Unmark(pid);
 
         Assert.Equal(new MarkResult(true, pid, TaskClass.Batch, null), marked);

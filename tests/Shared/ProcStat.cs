@@ -1,14 +1,17 @@
 using System.Diagnostics;
 
-namespace AgentSched.Daemon.Tests;
+namespace AgentSched.Tests;
 
 /// <summary>What the kernel reports about a process's scheduling, read from /proc (not through the daemon's own code).</summary>
 internal static class ProcStat
 {
     /// <summary>(nice, policy) from fields 19 and 41 of /proc/PID/stat.</summary>
-    public static (int Nice, int Policy) Sched(int pid)
+    public static (int Nice, int Policy) Sched(int pid) => SchedAt($"/proc/{pid}/stat");
+
+    /// <summary>(nice, policy) from a stat file: a process's, or a thread's (/proc/PID/task/TID/stat).</summary>
+    public static (int Nice, int Policy) SchedAt(string statPath)
     {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string stat = File.ReadAllText(statPath);
         string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (int.Parse(f[19 - 3]), int.Parse(f[41 - 3]));
     }

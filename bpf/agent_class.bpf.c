@@ -48,7 +48,18 @@
  *   credit_share_pct    50       ... and the share of one CPU a task may use as BURST in it
  *   starve_ns           100 ms   starvation bound (generous: qemu TCG inflates every time by ~10x)
  *   antimig_ns          500 us   anti-migration window after a BURST placement
+ *   trace_steps         1        record steps of marked tasks (0: off)
  *   nr_cpus             -        possible CPUs, for loops over CPUs
+ *
+ * Steps. For every task with a hint (its own, its process's, or inherited) agent_class records each
+ * step: from becoming runnable after blocking to blocking again. It splits the step's wall time
+ * into waiting (runnable, not on a CPU; summed over the step) and running, counts the step's
+ * migrations and preemptions, and notes whether every run was on the home CPU the step began
+ * with. The callbacks mark these points already (runnable, running, stopping, quiescent), so no
+ * tracepoint is needed. Each step goes into per-class log2 histograms (`step_stats`, by the class
+ * of the step's first run) and into the task's ring of its last AGENT_STEP_RING_LEN steps
+ * (`step_rings`, created at its first step), which agentschedd reads for `agentsched trace`.
+ * trace_steps = 0 compiles all of it out at load time.
  *
  * Caveats: LLC topology comes from the `cpu_llc` map, which userspace fills (all zero means one
  * LLC). Step windows use CLOCK_MONOTONIC (bpf_ktime_get_ns), the clock userspace writes them in.
@@ -73,6 +84,7 @@ const volatile __u64 credit_period_ns = 100000000;
 const volatile __u32 credit_share_pct = 50;
 const volatile __u64 starve_ns = 100000000;
 const volatile __u64 antimig_ns = 500000;
+const volatile __u8 trace_steps = 1;
 const volatile __u32 nr_cpus = 1;
 const volatile __u32 abi_version = AGENT_ABI_VERSION;
 
@@ -88,6 +100,9 @@ const volatile struct {
 	enum agent_exit_sizes exit_sizes;
 	enum agent_limits limits;
 	enum agent_latency_sizes latency_sizes;
+	enum agent_step_sizes step_sizes;
+	enum agent_step_time step_time;
+	enum agent_step_flags step_flags;
 	enum scx_ops_flags ops_flags;
 } abi_anchor;
 
@@ -121,16 +136,28 @@ struct task_ctx {
 	__u64 step_budget;		/* ns: the hint's step budget, or step_budget_ns; set when queued */
 	__s32 pin_cpu;			/* CPU it was placed on for that window */
 	__s32 last_cpu;			/* learned home CPU */
+	__s32 home_cpu;			/* home CPU at its last wakeup: the hint's, or last_cpu */
 	__u32 inherited_class;		/* class inherited at fork; AGENT_NR_CLASSES when none */
 	__u32 run_class;		/* class it was last queued or placed with */
 	__u8 step_demoted;
 	__u8 period_demoted;
 	__u8 window_expired;
 	__u8 runnable_class;		/* class it is counted runnable in; AGENT_NR_CLASSES while not runnable */
-	__u8 pad[4];
+	__u8 marked;			/* it had a hint (own, process's or inherited) when last queued */
+	__u8 pad[3];
+	/* The step in progress (trace_steps), see the top comment. */
+	__u64 step_start;		/* when it began; 0: not in a step */
+	__u64 step_wait_ns;
+	__s32 step_cpu;			/* CPU of its last run in the step; -1 before the first */
+	__s32 step_home;		/* home CPU at the step's first run */
+	__u16 step_migrations;
+	__u16 step_preemptions;
+	__u8 step_class;		/* class of the step's first run */
+	__u8 step_flags;		/* enum agent_step_flags so far */
+	__u8 pad2[2];
 };
 
-#include "maps.bpf.h"	/* hints, stats, latency, exit_info: the maps user space pins and reads */
+#include "maps.bpf.h"	/* hints, stats, latency, step_stats, step_rings, exit_info: the maps user space pins and reads */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -186,19 +213,97 @@ static void count_runnable(struct task_ctx *tctx, __u32 class_id)
 	tctx->runnable_class = class_id;
 }
 
+/* The log2 histogram bucket of @ns: b for [2^b, 2^(b+1)), the last one for everything longer. */
+static __u32 log2_bucket(__u64 ns)
+{
+	__u32 bucket = 0;
+
+	while (bucket < AGENT_LAT_BUCKETS - 1 && (ns >> (bucket + 1)))
+		bucket++;
+	return bucket;
+}
+
 static void record_wait(__u32 class_id, __u64 wait_ns)
 {
-	__u32 zero = 0, bucket = 0;
+	__u32 zero = 0;
 	struct agent_latency *lat = bpf_map_lookup_elem(&latency, &zero);
 
 	if (!lat || class_id >= AGENT_NR_CLASSES)
 		return;
-	while (bucket < AGENT_LAT_BUCKETS - 1 && (wait_ns >> (bucket + 1)))
-		bucket++;
-	lat->buckets[class_id][bucket]++;
+	lat->buckets[class_id][log2_bucket(wait_ns)]++;
 	lat->wait_sum_ns[class_id] += wait_ns;
 	if (wait_ns > lat->max_wait_ns[class_id])
 		lat->max_wait_ns[class_id] = wait_ns;
+}
+
+static __u16 sat_inc16(__u16 v)
+{
+	return v < 0xffff ? v + 1 : v;
+}
+
+static void step_time(struct agent_step_stats *st, __u32 class_id, enum agent_step_time t, __u64 ns)
+{
+	if (class_id >= AGENT_NR_CLASSES || t >= AGENT_STEP_NR_TIMES)
+		return;
+	st->buckets[class_id][t][log2_bucket(ns)]++;
+	st->sum_ns[class_id][t] += ns;
+}
+
+/* Keeps the finished step in the task's ring; see struct agent_step for the write order. */
+static void ring_step(struct task_struct *p, struct task_ctx *tctx, __u64 now, __u64 total)
+{
+	struct agent_step_ring *ring;
+	struct agent_step *rec;
+	__u64 n;
+
+	ring = bpf_task_storage_get(&step_rings, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ring)
+		return;
+	n = ring->steps + 1;
+	rec = &ring->ring[(n - 1) & (AGENT_STEP_RING_LEN - 1)];
+	*(volatile __u64 *)&rec->start_seq = n;
+	barrier();
+	rec->end_ns = now;
+	rec->total_ns = total;
+	rec->wait_ns = tctx->step_wait_ns;
+	rec->run_ns = tctx->step_ns;
+	rec->cpu = tctx->step_cpu;
+	rec->home_cpu = tctx->step_home;
+	rec->migrations = tctx->step_migrations;
+	rec->preemptions = tctx->step_preemptions;
+	rec->class_id = tctx->step_class;
+	rec->flags = tctx->step_flags;
+	barrier();
+	*(volatile __u64 *)&rec->done_seq = n;
+	barrier();
+	ring->steps = n;
+}
+
+/* The task blocked: records the step it ends (a marked task's, that ran) and closes it. */
+static void end_step(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct agent_step_stats *st;
+	__u64 now, total;
+	__u32 zero = 0, c = tctx->step_class;
+
+	if (!tctx->step_start)
+		return;
+	if (tctx->marked && c < AGENT_NR_CLASSES && (st = bpf_map_lookup_elem(&step_stats, &zero))) {
+		now = bpf_ktime_get_ns();
+		total = now - tctx->step_start;
+		if (tctx->step_demoted)
+			tctx->step_flags |= AGENT_STEP_F_DEMOTED;
+		step_time(st, c, AGENT_STEP_TOTAL, total);
+		step_time(st, c, AGENT_STEP_WAIT, tctx->step_wait_ns);
+		step_time(st, c, AGENT_STEP_RUN, tctx->step_ns);
+		st->steps[c]++;
+		st->migrations[c] += tctx->step_migrations;
+		st->preemptions[c] += tctx->step_preemptions;
+		if (tctx->step_flags & AGENT_STEP_F_HOME)
+			st->home_hits[c]++;
+		ring_step(p, tctx, now, total);
+	}
+	tctx->step_start = 0;
 }
 
 static struct task_ctx *lookup_ctx(struct task_struct *p)
@@ -255,6 +360,8 @@ static __u32 effective_class(struct task_ctx *tctx, struct agent_hint *hint, __u
 	__u32 class_id = hinted_class(tctx, hint, now);
 
 	tctx->step_budget = hint && hint->step_budget_us ? (__u64)hint->step_budget_us * 1000 : step_budget_ns;
+	tctx->marked = hint || tctx->inherited_class < AGENT_NR_CLASSES;
+	tctx->home_cpu = hint && hint->home_cpu >= 0 ? hint->home_cpu : tctx->last_cpu;
 
 	if (class_id != AGENT_CLASS_BURST)
 		return class_id;
@@ -492,6 +599,15 @@ void BPF_STRUCT_OPS(agent_runnable, struct task_struct *p, u64 enq_flags)
 	if (!tctx)
 		return;
 	tctx->queued_at = bpf_ktime_get_ns();
+	if (trace_steps && !tctx->step_start) {
+		/* Woken (or new): a step begins. */
+		tctx->step_start = tctx->queued_at;
+		tctx->step_wait_ns = 0;
+		tctx->step_cpu = -1;
+		tctx->step_migrations = 0;
+		tctx->step_preemptions = 0;
+		tctx->step_class = AGENT_NR_CLASSES;
+	}
 	/*
 	 * Counted at once in the class it last ran in: some paths make a task runnable without
 	 * ops.select_cpu or ops.enqueue (bypass mode, an exiting task). Those move it to the class
@@ -510,7 +626,22 @@ void BPF_STRUCT_OPS(agent_running, struct task_struct *p)
 		return;
 	if (tctx->queued_at) {
 		record_wait(tctx->run_class, now - tctx->queued_at);
+		if (trace_steps)
+			tctx->step_wait_ns += now - tctx->queued_at;
 		tctx->queued_at = 0;
+	}
+	if (trace_steps && tctx->step_start) {
+		if (tctx->step_cpu < 0) {
+			/* The step's first run: its class and home CPU are this wakeup's. */
+			tctx->step_class = tctx->run_class;
+			tctx->step_home = tctx->home_cpu;
+			tctx->step_flags = AGENT_STEP_F_HOME;
+		} else if (cpu != tctx->step_cpu) {
+			tctx->step_migrations = sat_inc16(tctx->step_migrations);
+		}
+		if (cpu != tctx->step_home)
+			tctx->step_flags &= ~AGENT_STEP_F_HOME;
+		tctx->step_cpu = cpu;
 	}
 	tctx->running_at = now;
 	if (tctx->run_class == AGENT_CLASS_BURST && now < tctx->pin_until && cpu != tctx->pin_cpu)
@@ -531,6 +662,8 @@ void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 		return;
 	ran = now - tctx->running_at;
 	tctx->step_ns += ran;
+	if (trace_steps && runnable && tctx->step_start)
+		tctx->step_preemptions = sat_inc16(tctx->step_preemptions);
 
 	if (tctx->run_class == AGENT_CLASS_NORMAL) {
 		/*
@@ -573,6 +706,8 @@ void BPF_STRUCT_OPS(agent_quiescent, struct task_struct *p, u64 deq_flags)
 	if (!(deq_flags & scx_flag(scx_deq_flags, SCX_DEQ_SLEEP)))
 		return;
 	/* It blocked: its next run is a new step. */
+	if (trace_steps)
+		end_step(p, tctx);
 	tctx->step_ns = 0;
 	tctx->step_demoted = 0;
 }
@@ -589,6 +724,8 @@ s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_
 		return -ENOMEM;
 	tctx->pin_cpu = -1;
 	tctx->last_cpu = -1;
+	tctx->home_cpu = -1;
+	tctx->step_cpu = -1;
 	tctx->inherited_class = AGENT_NR_CLASSES;
 	tctx->runnable_class = AGENT_NR_CLASSES;
 	if (!args->fork)

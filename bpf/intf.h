@@ -12,7 +12,7 @@
 #define AGENTSCHED_INTF_H
 
 enum agent_abi {
-	AGENT_ABI_VERSION	= 2,
+	AGENT_ABI_VERSION	= 3,
 };
 
 /* Scheduling classes a hint can ask for. NORMAL is also what an unhinted task gets. */
@@ -96,5 +96,68 @@ struct agent_exit_info {
 	char msg[AGENT_EXIT_MSG_LEN];
 };
 _Static_assert(sizeof(struct agent_exit_info) == 1168, "struct agent_exit_info is part of the ABI");
+
+/*
+ * Steps. A step of a task starts when it becomes runnable after blocking (or when it is new)
+ * and ends when it blocks again: for an agent, one link of the plan -> tool call -> parse chain.
+ * For tasks with a hint (their own, their process's, or inherited at fork) agent_class records
+ * each step in per-class histograms and in a per-task ring of recent steps.
+ */
+enum agent_step_sizes {
+	AGENT_STEP_RING_LEN	= 32,	/* steps kept per task; a power of two */
+};
+
+/* What a step's time is split into; the second index of agent_step_stats.buckets. */
+enum agent_step_time {
+	AGENT_STEP_TOTAL,	/* became runnable -> blocked (wall time) */
+	AGENT_STEP_WAIT,	/* runnable but not on a CPU, summed over the step */
+	AGENT_STEP_RUN,		/* on a CPU */
+	AGENT_STEP_NR_TIMES,
+};
+
+/* agent_step.flags */
+enum agent_step_flags {
+	AGENT_STEP_F_HOME	= 1 << 0,	/* every run of the step was on the task's home CPU */
+	AGENT_STEP_F_DEMOTED	= 1 << 1,	/* a budget demoted it to NORMAL during the step */
+};
+
+/* Per-CPU step histograms per class (the class of the step's first run): the `step_stats` map's value. */
+struct agent_step_stats {
+	__u64 buckets[AGENT_NR_CLASSES][AGENT_STEP_NR_TIMES][AGENT_LAT_BUCKETS];	/* log2 ns, as agent_latency */
+	__u64 sum_ns[AGENT_NR_CLASSES][AGENT_STEP_NR_TIMES];
+	__u64 steps[AGENT_NR_CLASSES];
+	__u64 migrations[AGENT_NR_CLASSES];	/* runs on another CPU than the step's previous run */
+	__u64 preemptions[AGENT_NR_CLASSES];	/* times a step lost its CPU while still runnable */
+	__u64 home_hits[AGENT_NR_CLASSES];	/* steps with AGENT_STEP_F_HOME */
+};
+_Static_assert(sizeof(struct agent_step_stats) == 2472, "struct agent_step_stats is part of the ABI");
+
+/*
+ * One finished step. The writer stores start_seq first and done_seq last; a reader that copies
+ * the record front to back (done_seq first) and finds done_seq == start_seq has a whole record.
+ */
+struct agent_step {
+	__u64 done_seq;		/* the task's step number (1-based) once the record is complete */
+	__u64 end_ns;		/* CLOCK_MONOTONIC when the step ended */
+	__u64 total_ns;		/* AGENT_STEP_TOTAL */
+	__u64 wait_ns;		/* AGENT_STEP_WAIT */
+	__u64 run_ns;		/* AGENT_STEP_RUN */
+	__s32 cpu;		/* CPU of its last run */
+	__s32 home_cpu;		/* the home CPU when the step began: the hint's, or where it ran before; -1 unknown */
+	__u16 migrations;	/* saturating */
+	__u16 preemptions;	/* saturating */
+	__u8 class_id;		/* class of its first run */
+	__u8 flags;		/* enum agent_step_flags */
+	__u8 pad[2];
+	__u64 start_seq;	/* the step number, stored before the rest */
+};
+_Static_assert(sizeof(struct agent_step) == 64, "struct agent_step is part of the ABI");
+
+/* A task's recent steps: the `step_rings` task-storage map's value, read through a pidfd. */
+struct agent_step_ring {
+	__u64 steps;		/* steps recorded so far; step n is in ring[(n - 1) % AGENT_STEP_RING_LEN] */
+	struct agent_step ring[AGENT_STEP_RING_LEN];
+};
+_Static_assert(sizeof(struct agent_step_ring) == 8 + 64 * 32, "struct agent_step_ring is part of the ABI");
 
 #endif /* AGENTSCHED_INTF_H */

@@ -44,6 +44,7 @@ public static class AgentSchedServiceCollectionExtensions
         services.AddSingleton<MarkRegistry>();
         services.AddSingleton<MarkStore>();
         services.AddSingleton<ApiCounters>();
+        services.AddSingleton<StepsQuery>();
         services.AddSingleton<RequestHandler>();
         services.AddSingleton<SchedulerSupervisor>();
         services.AddSingleton<MarkService>();

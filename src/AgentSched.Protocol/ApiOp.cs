@@ -23,6 +23,9 @@ public enum ApiOp
 
     /// <summary><c>stats</c>: the scheduler's counters and wait histograms, and the API's counters.</summary>
     Stats,
+
+    /// <summary><c>steps</c>: the recent steps agent_class recorded for a process's threads (or one thread).</summary>
+    Steps,
 }
 
 /// <summary>Wire names of <see cref="ApiOp"/>.</summary>
@@ -38,6 +41,7 @@ public static class ApiOpNames
         ApiOp.StepEnd => "step_end",
         ApiOp.Status => "status",
         ApiOp.Stats => "stats",
+        ApiOp.Steps => "steps",
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 

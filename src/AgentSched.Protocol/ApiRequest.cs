@@ -9,7 +9,7 @@ public sealed record ApiRequest(ApiOp Op)
     /// <summary>The request's <c>id</c> as raw JSON (a number or a string), echoed in the response; null when absent.</summary>
     public byte[]? IdJson { get; init; }
 
-    /// <summary><c>pid</c>: the target of <c>mark</c>/<c>unmark</c>.</summary>
+    /// <summary><c>pid</c>: the target of <c>mark</c>/<c>unmark</c> (a process), or of <c>steps</c> (a process or one thread).</summary>
     public int? Pid { get; init; }
 
     /// <summary><c>tid</c>: for <c>step_begin</c>/<c>step_end</c>, one thread of the calling process instead of all of it.</summary>
@@ -26,4 +26,7 @@ public sealed record ApiRequest(ApiOp Op)
 
     /// <summary><c>budget_us</c>: BURST CPU per step before demotion; null = the scheduler's default.</summary>
     public int? BudgetUs { get; init; }
+
+    /// <summary><c>after_ns</c>: for <c>steps</c>, only steps that ended after this CLOCK_MONOTONIC time; null = all kept.</summary>
+    public long? AfterNs { get; init; }
 }

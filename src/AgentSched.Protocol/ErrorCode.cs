@@ -39,10 +39,13 @@ public static class ErrorCode
     /// <summary>Applying the request failed in the kernel; the message has the errno. The request had no effect.</summary>
     public const string Internal = "internal";
 
+    /// <summary><c>steps</c> was asked of a daemon that records none: it is in fallback mode, or runs with Scheduler:TraceSteps off.</summary>
+    public const string NotTracing = "not_tracing";
+
     /// <summary>Every code, for documentation tests.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         BadJson, LineTooLong, UnsupportedVersion, UnknownOp, BadRequest, NoSuchProcess,
-        PermissionDenied, LimitExceeded, RateLimited, Unavailable, Internal,
+        PermissionDenied, LimitExceeded, RateLimited, Unavailable, Internal, NotTracing,
     ];
 }

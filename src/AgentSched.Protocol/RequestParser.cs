@@ -54,7 +54,7 @@ public static class RequestParser
     private sealed class Fields
     {
         private readonly Dictionary<string, JsonTokenType> _wrongType = [];
-        private long? _v, _pid, _tid, _windowMs, _homeCpu, _budgetUs;
+        private long? _v, _pid, _tid, _windowMs, _homeCpu, _budgetUs, _afterNs;
         private string? _op, _class;
 
         public byte[]? Id { get; private set; }
@@ -72,6 +72,7 @@ public static class RequestParser
                 case "window_ms": _windowMs = Integer(name, ref reader); break;
                 case "home_cpu": _homeCpu = Integer(name, ref reader); break;
                 case "budget_us": _budgetUs = Integer(name, ref reader); break;
+                case "after_ns": _afterNs = Integer(name, ref reader); break;
                 default: reader.Skip(); break;
             }
         }
@@ -99,7 +100,7 @@ public static class RequestParser
             }
             if (!ApiOpNames.TryParse(System.Text.Encoding.UTF8.GetBytes(_op), out ApiOp op))
             {
-                return new(ErrorCode.UnknownOp, $"unknown op '{Truncate(_op)}' (known: ping, mark, unmark, step_begin, step_end, status, stats)");
+                return new(ErrorCode.UnknownOp, $"unknown op '{Truncate(_op)}' (known: {string.Join(", ", Enum.GetValues<ApiOp>().Select(ApiOpNames.Name))})");
             }
 
             var r = new ApiRequest(op) { IdJson = Id };
@@ -128,6 +129,11 @@ public static class RequestParser
                         r = r with { WindowMs = sw, BudgetUs = sb };
                     }
                     r = r with { Tid = tid };
+                    break;
+                case ApiOp.Steps:
+                    if (RequirePid(out int spid) is { } spidError) return spidError;
+                    if (_afterNs is < 0) return Bad($"after_ns must be 0 or more (got {_afterNs})");
+                    r = r with { Pid = spid, AfterNs = _afterNs };
                     break;
             }
             request = r;

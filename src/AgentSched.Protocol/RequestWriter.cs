@@ -25,6 +25,7 @@ public static class RequestWriter
             if (request.WindowMs is { } window) w.WriteNumber("window_ms", window);
             if (request.HomeCpu is { } home) w.WriteNumber("home_cpu", home);
             if (request.BudgetUs is { } budget) w.WriteNumber("budget_us", budget);
+            if (request.AfterNs is { } after) w.WriteNumber("after_ns", after);
             w.WriteEndObject();
         }
         output.GetSpan(1)[0] = (byte)'\n';

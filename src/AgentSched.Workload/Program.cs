@@ -1,14 +1,17 @@
 using AgentSched.Workload;
 
 // agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]
+//                           [--thread-steps SOCKET] [--linger-ms MS]
 //   Runs one agent loop (see StepLoop) and prints its step rate and latency percentiles.
+//   --thread-steps: the agent and tool threads each open a BURST step for themselves alone
+//   through agentschedd at SOCKET. --linger-ms: after printing, wait MS with both threads alive.
 // agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]
 //   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
 // agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]
 //   Round-trip latency and request rate of the socket API (see ApiBench).
-const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]\n"
+const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]";
@@ -40,7 +43,8 @@ if (args.Length == 0 || args[0] is not ("steps" or "spin"))
     Console.Error.WriteLine(Usage);
     return 2;
 }
-int steps = int.MaxValue, toolUs = 2000, parseUs = 200, runUs = 7000, sleepUs = 0;
+int steps = int.MaxValue, toolUs = 2000, parseUs = 200, runUs = 7000, sleepUs = 0, lingerMs = 0;
+string? stepSocket = null;
 double seconds = 10;
 bool json = false;
 for (int i = 1; i < args.Length; i++)
@@ -55,6 +59,8 @@ for (int i = 1; i < args.Length; i++)
             case "--tool-us": toolUs = PositiveInt(Next()); break;
             case "--parse-us": parseUs = PositiveInt(Next()); break;
             case "--json": json = true; break;
+            case "--thread-steps": stepSocket = Next(); break;
+            case "--linger-ms": lingerMs = PositiveInt(Next()); break;
             case "--run-us": runUs = PositiveInt(Next()); break;
             case "--sleep-us": sleepUs = int.TryParse(Next(), out int us) && us >= 0 ? us : throw new ArgumentException("--sleep-us takes a whole number >= 0"); break;
             default: throw new ArgumentException($"unknown option {args[i]}");
@@ -84,8 +90,14 @@ if (args[0] == "spin")
     return 0;
 }
 
-StepResult r = StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs);
-Console.WriteLine(json ? r.ToJson() : r.ToText());
+using AgentSched.Client.AgentSchedClient? client = stepSocket is null ? null
+    : new(new AgentSched.Client.AgentSchedClientOptions { SocketPath = stepSocket, WhenUnavailable = AgentSched.Client.DaemonUnavailableBehavior.Throw });
+StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs, client, r =>
+{
+    Console.WriteLine(json ? r.ToJson() : r.ToText());
+    Console.Out.Flush();
+    Thread.Sleep(lingerMs);
+});
 return 0;
 
 static int PositiveInt(string s) =>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.IO.Pipes;
+using System.Runtime.InteropServices;
+using AgentSched.Client;
 
 namespace AgentSched.Workload;
 
@@ -9,17 +11,29 @@ namespace AgentSched.Workload;
 /// <c>parseUs</c> "parsing" the reply. A step's latency is its wall time; with no competition it
 /// is about toolUs + parseUs plus two wakeups.
 /// </summary>
-internal static class StepLoop
+internal static partial class StepLoop
 {
-    public static StepResult Run(int steps, TimeSpan duration, int toolUs, int parseUs)
+    /// <summary>
+    /// Runs the loop. With <paramref name="threadSteps"/>, the agent runs on a thread of its own and
+    /// each of the two threads opens a BURST step for itself alone (step_begin with its tid), so
+    /// they are the process's only marked tasks. <paramref name="beforeStop"/> sees the result
+    /// while both threads are still alive (blocked), before the tool is told to stop.
+    /// </summary>
+    public static StepResult Run(int steps, TimeSpan duration, int toolUs, int parseUs,
+        AgentSchedClient? threadSteps = null, Action<StepResult>? beforeStop = null)
     {
         using var toTool = new AnonymousPipeServerStream(PipeDirection.Out);
         using var fromAgent = new AnonymousPipeClientStream(PipeDirection.In, toTool.ClientSafePipeHandle);
         using var toAgent = new AnonymousPipeServerStream(PipeDirection.Out);
         using var fromTool = new AnonymousPipeClientStream(PipeDirection.In, toAgent.ClientSafePipeHandle);
+        int toolTid = 0;
+        using var toolReady = new ManualResetEventSlim();
 
         var tool = new Thread(() =>
         {
+            toolTid = GetTid();
+            using StepScope? step = threadSteps?.BeginStep(TimeSpan.FromHours(1), currentThreadOnly: true);
+            toolReady.Set();
             var b = new byte[1];
             while (fromAgent.Read(b, 0, 1) == 1 && b[0] == 1)
             {
@@ -28,24 +42,57 @@ internal static class StepLoop
             }
         }) { Name = "tool", IsBackground = true };
         tool.Start();
+        toolReady.Wait();
 
-        var latencies = new List<double>(Math.Min(steps, 1 << 20));
-        var buffer = new byte[] { 1 };
-        var total = Stopwatch.StartNew();
-        while (latencies.Count < steps && total.Elapsed < duration)
+        StepResult? result = null;
+        Exception? failure = null;
+        void Agent()
         {
-            long start = Stopwatch.GetTimestamp();
-            toTool.Write(buffer, 0, 1);
-            if (fromTool.Read(buffer, 0, 1) != 1)
+            try
             {
-                throw new IOException("the tool thread closed its pipe");
+                using StepScope? step = threadSteps?.BeginStep(TimeSpan.FromHours(1), currentThreadOnly: true);
+                var latencies = new List<double>(Math.Min(steps, 1 << 20));
+                var buffer = new byte[] { 1 };
+                var total = Stopwatch.StartNew();
+                while (latencies.Count < steps && total.Elapsed < duration)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    toTool.Write(buffer, 0, 1);
+                    if (fromTool.Read(buffer, 0, 1) != 1)
+                    {
+                        throw new IOException("the tool thread closed its pipe");
+                    }
+                    ThreadCpu.Burn(parseUs * 1000L);
+                    latencies.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+                }
+                total.Stop();
+                result = StepResult.From(latencies, total.Elapsed, toolUs + parseUs) with { AgentTid = GetTid(), ToolTid = toolTid };
+                beforeStop?.Invoke(result);
             }
-            ThreadCpu.Burn(parseUs * 1000L);
-            latencies.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            catch (Exception e)
+            {
+                failure = e;
+            }
         }
-        total.Stop();
+        if (threadSteps is null)
+        {
+            Agent();
+        }
+        else
+        {
+            var agent = new Thread(Agent) { Name = "agent" };
+            agent.Start();
+            agent.Join();
+        }
         toTool.Write([0], 0, 1);
         tool.Join();
-        return StepResult.From(latencies, total.Elapsed, toolUs + parseUs);
+        if (failure is not null)
+        {
+            throw new IOException($"the agent loop failed: {failure.Message}", failure);
+        }
+        return result!;
     }
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
 }

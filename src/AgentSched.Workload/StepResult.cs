@@ -6,6 +6,12 @@ namespace AgentSched.Workload;
 /// <summary>What an agent loop measured: step count and rate, and step latency percentiles in µs.</summary>
 internal sealed record StepResult(int Steps, double Seconds, double StepsPerSecond, double P50Us, double P99Us, double MaxUs, int CpuUsPerStep)
 {
+    /// <summary>The thread that ran the agent side of the loop.</summary>
+    public int AgentTid { get; init; }
+
+    /// <summary>The thread that ran the tool side.</summary>
+    public int ToolTid { get; init; }
+
     public static StepResult From(List<double> latenciesUs, TimeSpan elapsed, int cpuUsPerStep)
     {
         double[] sorted = [.. latenciesUs];
@@ -38,6 +44,8 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
             w.WriteNumber("p50_us", Math.Round(P50Us));
             w.WriteNumber("p99_us", Math.Round(P99Us));
             w.WriteNumber("max_us", Math.Round(MaxUs));
+            w.WriteNumber("agent_tid", AgentTid);
+            w.WriteNumber("tool_tid", ToolTid);
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());

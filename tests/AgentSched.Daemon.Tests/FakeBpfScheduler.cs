@@ -84,5 +84,12 @@ internal sealed class FakeBpfScheduler(params Exception[] attachFailures) : IBpf
 
     public AgentLatencySnapshot ReadLatency() => throw new NotSupportedException();
 
+    public AgentStepSnapshot ReadStepStats() => throw new NotSupportedException();
+
+    /// <summary>What <see cref="ReadSteps"/> answers, by thread id.</summary>
+    public Dictionary<int, TaskSteps> Steps { get; } = [];
+
+    public TaskSteps? ReadSteps(ProcessHandle thread) => Steps.GetValueOrDefault(thread.Pid);
+
     public void Dispose() => IsAttached = false;
 }

@@ -19,6 +19,8 @@ public sealed class AbiTests : IDisposable
     [InlineData("agent_class_id", "AGENT_CLASS_", typeof(AgentClass), "AGENT_NR_CLASSES")]
     [InlineData("agent_dsq_id", "AGENT_DSQ_", typeof(AgentDsq), null)]
     [InlineData("agent_stat_idx", "AGENT_STAT_", typeof(AgentStat), "AGENT_NR_STATS")]
+    [InlineData("agent_step_time", "AGENT_STEP_", typeof(AgentStepTime), "AGENT_STEP_NR_TIMES")]
+    [InlineData("agent_step_flags", "AGENT_STEP_F_", typeof(AgentStepFlags), null)]
     public void EnumMatchesBtf(string btfEnum, string prefix, Type csharpEnum, string? countName)
     {
         IReadOnlyDictionary<string, long> btf = _obj.Btf.Enum(btfEnum);
@@ -43,6 +45,8 @@ public sealed class AbiTests : IDisposable
         Assert.Equal(AgentExitSizes.MsgLen, sizes["AGENT_EXIT_MSG_LEN"]);
         Assert.Equal(AgentLimits.MaxCpus, _obj.Btf.Enum("agent_limits")["AGENT_MAX_CPUS"]);
         Assert.Equal(AgentLatencySizes.Buckets, _obj.Btf.Enum("agent_latency_sizes")["AGENT_LAT_BUCKETS"]);
+        Assert.Equal(AgentStepSizes.RingLen, _obj.Btf.Enum("agent_step_sizes")["AGENT_STEP_RING_LEN"]);
+        Assert.Equal(AgentStepStats.Times, _obj.Btf.Enum("agent_step_time")["AGENT_STEP_NR_TIMES"]);
         Assert.Equal(AgentAbi.Version, (int)_obj.GetRodata<uint>("abi_version"));
     }
 
@@ -50,6 +54,9 @@ public sealed class AbiTests : IDisposable
     [InlineData("agent_hint", typeof(AgentHint))]
     [InlineData("agent_exit_info", typeof(AgentExitInfo))]
     [InlineData("agent_latency", typeof(AgentLatency))]
+    [InlineData("agent_step_stats", typeof(AgentStepStats))]
+    [InlineData("agent_step", typeof(AgentStep))]
+    [InlineData("agent_step_ring", typeof(AgentStepRing))]
     public void StructMatchesBtf(string btfStruct, Type csharpStruct)
     {
         (int size, IReadOnlyList<BtfMember> members) = _obj.Btf.Struct(btfStruct);

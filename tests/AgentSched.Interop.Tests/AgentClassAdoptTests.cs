@@ -27,7 +27,7 @@ public sealed class AgentClassAdoptTests : IDisposable
 
     private uint PinTwin(bool withLink = true)
     {
-        foreach (string name in new[] { AgentClassScheduler.HintsPin, AgentClassScheduler.StatsPin, AgentClassScheduler.LatencyPin, AgentClassScheduler.ExitInfoPin })
+        foreach (string name in AgentClassScheduler.MapPins)
         {
             _twin.Map(name).Pin(_dir[name]);
         }
@@ -87,6 +87,73 @@ public sealed class AgentClassAdoptTests : IDisposable
         Assert.Equal(7UL, scheduler.ReadStats()[AgentStat.KickPreempt]);
         Assert.Equal(5UL, scheduler.ReadLatency().Count(AgentClass.Batch));
         Assert.Equal("SCX_EXIT_ERROR_BPF", scheduler.ReadExitInfo()?.KindName);
+    }
+
+    [Fact]
+    public unsafe void StepHistogramsAreSummedOverCpusByClassAndPart()
+    {
+        PinTwin();
+        using var scheduler = AgentClassScheduler.Adopt(_dir.Path);
+        int cpus = BpfMap.PossibleCpus, row = sizeof(AgentStepStats) / 8;
+        ulong[] values = new ulong[cpus * row];
+        void Set(int cpu, AgentClass c, AgentStepTime t, int bucket, ulong n) =>
+            values[cpu * row + ((int)c * AgentStepStats.Times + (int)t) * AgentLatencySizes.Buckets + bucket] = n;
+        Set(0, AgentClass.Burst, AgentStepTime.Wait, 12, 2);
+        Set(cpus - 1, AgentClass.Burst, AgentStepTime.Wait, 12, 3);
+        Set(0, AgentClass.Batch, AgentStepTime.Run, 20, 1);
+        int sums = AgentAbi.NrClasses * AgentStepStats.Times * AgentLatencySizes.Buckets, steps = sums + AgentAbi.NrClasses * AgentStepStats.Times;
+        values[sums + (int)AgentClass.Burst * AgentStepStats.Times + (int)AgentStepTime.Wait] = 40_000;
+        values[steps + (int)AgentClass.Burst] = 5;                                   // steps
+        values[(cpus - 1) * row + steps + AgentAbi.NrClasses + (int)AgentClass.Burst] = 7;  // migrations, last CPU
+        values[steps + 3 * AgentAbi.NrClasses + (int)AgentClass.Burst] = 4;         // home hits
+        _twin.Map(AgentClassScheduler.StepStatsPin).Update(BitConverter.GetBytes(0u), MemoryMarshal.AsBytes(values.AsSpan()));
+
+        AgentStepSnapshot snapshot = scheduler.ReadStepStats();
+
+        Log2Histogram wait = snapshot.Histogram(AgentClass.Burst, AgentStepTime.Wait);
+        Assert.Equal(5UL, wait.Count);
+        Assert.Equal(40_000UL, wait.SumNs);
+        Assert.Equal(1UL << 13, wait.PercentileUpperBoundNs(99));
+        Assert.Equal(0UL, snapshot.Histogram(AgentClass.Burst, AgentStepTime.Run).Count);
+        Assert.Equal(1UL, snapshot.Histogram(AgentClass.Batch, AgentStepTime.Run).Count);
+        Assert.Equal(5UL, snapshot.Steps(AgentClass.Burst));
+        Assert.Equal(7UL, snapshot.Migrations(AgentClass.Burst));
+        Assert.Equal(0UL, snapshot.Preemptions(AgentClass.Burst));
+        Assert.Equal(4UL, snapshot.HomeHits(AgentClass.Burst));
+        Assert.Equal(0UL, snapshot.Steps(AgentClass.Normal));
+    }
+
+    [Fact]
+    public unsafe void StepRingsAreReadPerThreadThroughAPidfdAndTornRecordsAreLeftOut()
+    {
+        PinTwin();
+        using var scheduler = AgentClassScheduler.Adopt(_dir.Path);
+        using var child = ChildProcess.Sleep();
+        using ProcessHandle thread = ProcessHandle.OpenThread(child.Pid);
+        Assert.Null(scheduler.ReadSteps(thread));   // nothing recorded: no ring
+
+        var ring = new AgentStepRing { Steps = 34 };
+        Span<AgentStep> records = MemoryMarshal.Cast<byte, AgentStep>(new Span<byte>(ring.Ring, AgentStepSizes.RingLen * sizeof(AgentStep)));
+        for (ulong n = 3; n <= 34; n++)   // steps 1 and 2 were overwritten by 33 and 34
+        {
+            records[(int)((n - 1) % AgentStepSizes.RingLen)] = new AgentStep
+            {
+                DoneSeq = n, StartSeq = n, EndNs = 1000 * n, TotalNs = 2_000_000, WaitNs = 50_000, RunNs = 1_950_000,
+                Cpu = 1, HomeCpu = 1, Migrations = 0, Preemptions = 2, ClassId = (byte)AgentClass.Burst,
+                Flags = (byte)(n == 34 ? AgentStepFlags.Home | AgentStepFlags.Demoted : AgentStepFlags.Home),
+            };
+        }
+        records[(int)((20 - 1) % AgentStepSizes.RingLen)].StartSeq = 52;   // being rewritten as step 52
+        int key = thread.Fd;
+        _twin.Map(AgentClassScheduler.StepRingsPin).Update(BitConverter.GetBytes(key), MemoryMarshal.AsBytes(new Span<AgentStepRing>(ref ring)));
+
+        TaskSteps steps = scheduler.ReadSteps(thread)!;
+
+        Assert.Equal(34UL, steps.Steps);
+        Assert.Equal(Enumerable.Range(3, 32).Where(n => n != 20).Select(n => (ulong)n), steps.Recent.Select(s => s.Seq));
+        TaskStep last = steps.Recent[^1];
+        Assert.Equal(new TaskStep(34, 34_000, 2_000_000, 50_000, 1_950_000, 1, 1, 0, 2, AgentClass.Burst, HomeHit: true, Demoted: true), last);
+        Assert.False(steps.Recent[0].Demoted);
     }
 
     [Fact]

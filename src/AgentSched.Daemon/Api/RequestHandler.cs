@@ -17,6 +17,7 @@ internal sealed partial class RequestHandler(
     MarkRegistry registry,
     SchedulerSupervisor supervisor,
     State.MarkStore store,
+    StepsQuery steps,
     ApiCounters counters,
     Func<SchedExtStatus> readStatus,
     TimeProvider time,
@@ -40,6 +41,7 @@ internal sealed partial class RequestHandler(
             ApiOp.StepEnd => registry.StepEnd(peer, request),
             ApiOp.Status => new RegistryResult(null, WriteStatus),
             ApiOp.Stats => new RegistryResult(null, WriteStats),
+            ApiOp.Steps => steps.Run(peer, request),
             _ => RegistryResult.Fail(ErrorCode.UnknownOp, "unknown op"),
         };
         if (result.Error is { } error)
@@ -149,6 +151,7 @@ internal sealed partial class RequestHandler(
             }
             w.WriteEndObject();
         }
+        WriteSteps(w, reading?.Steps);
         w.WriteStartObject("api");
         w.WriteNumber("requests", counters.Requests);
         w.WriteStartObject("ops");
@@ -159,6 +162,38 @@ internal sealed partial class RequestHandler(
         w.WriteEndObject();
         w.WriteNumber("connections", counters.ConnectionsOpen);
         w.WriteNumber("connections_total", counters.ConnectionsTotal);
+        w.WriteEndObject();
+    }
+
+    private static void WriteSteps(Utf8JsonWriter w, AgentStepSnapshot? steps)
+    {
+        if (steps is null)
+        {
+            w.WriteNull("steps");
+            return;
+        }
+        w.WriteStartObject("steps");
+        foreach (AgentClass c in Enum.GetValues<AgentClass>())
+        {
+            w.WriteStartObject(SnakeCase(c.ToString()));
+            w.WriteNumber("count", steps.Steps(c));
+            w.WriteNumber("migrations", steps.Migrations(c));
+            w.WriteNumber("preemptions", steps.Preemptions(c));
+            w.WriteNumber("home_hits", steps.HomeHits(c));
+            foreach (AgentStepTime t in Enum.GetValues<AgentStepTime>())
+            {
+                Log2Histogram h = steps.Histogram(c, t);
+                w.WriteStartObject(SnakeCase(t.ToString()));
+                w.WriteNumber("p50_us", h.PercentileUpperBoundNs(50) / 1000.0);
+                w.WriteNumber("p99_us", h.PercentileUpperBoundNs(99) / 1000.0);
+                w.WriteNumber("sum_us", h.SumNs / 1000.0);
+                w.WriteStartArray("buckets");
+                foreach (ulong b in h.Buckets) w.WriteNumberValue(b);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 

@@ -268,7 +268,11 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         return null;
     }
 
-    private static bool Authorize(PeerCredentials peer, ProcessHandle target, out RegistryResult denied)
+    private static bool Authorize(PeerCredentials peer, ProcessHandle target, out RegistryResult denied) =>
+        Authorize(peer, target, "mark", out denied);
+
+    /// <summary>root may <paramref name="verb"/> any process; another uid only its own (the real uid, read through the pidfd).</summary>
+    internal static bool Authorize(PeerCredentials peer, ProcessHandle target, string verb, out RegistryResult denied)
     {
         denied = default;
         if (peer.IsRoot)
@@ -290,7 +294,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             return true;
         }
         denied = RegistryResult.Fail(ErrorCode.PermissionDenied,
-            $"uid {peer.Uid} may only mark its own processes; pid {target.Pid} belongs to uid {owner}");
+            $"uid {peer.Uid} may only {verb} its own processes; pid {target.Pid} belongs to uid {owner}");
         return false;
     }
 

@@ -44,4 +44,10 @@ public interface IBpfScheduler : IDisposable
     IReadOnlyDictionary<AgentStat, ulong> ReadStats();
 
     AgentLatencySnapshot ReadLatency();
+
+    /// <summary>The per-class step histograms and counters.</summary>
+    AgentStepSnapshot ReadStepStats();
+
+    /// <summary>One thread's recent steps; null when none were recorded for it.</summary>
+    TaskSteps? ReadSteps(ProcessHandle thread);
 }

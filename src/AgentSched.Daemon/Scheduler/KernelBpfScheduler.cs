@@ -152,6 +152,16 @@ public sealed class KernelBpfScheduler : IBpfScheduler
         lock (_gate) return Current.ReadLatency();
     }
 
+    public AgentStepSnapshot ReadStepStats()
+    {
+        lock (_gate) return Current.ReadStepStats();
+    }
+
+    public TaskSteps? ReadSteps(ProcessHandle thread)
+    {
+        lock (_gate) return Current.ReadSteps(thread);
+    }
+
     /// <summary>Closes our handles but leaves the pins: the scheduler stays attached (what a crash does).</summary>
     public void Dispose()
     {

@@ -55,6 +55,9 @@ public sealed class SchedulerOptions
     /// <summary>Partial mode: only SCHED_EXT tasks (the marked ones) run on agent_class.</summary>
     public bool Partial { get; set; }
 
+    /// <summary>Record the steps of marked tasks: step histograms, step metrics and <c>agentsched trace</c> (BPF: trace_steps).</summary>
+    public bool TraceSteps { get; set; } = true;
+
     /// <summary>bpffs directory where the attached scheduler's link and maps are pinned.</summary>
     public string PinPath { get; set; } = "/sys/fs/bpf/agentsched";
 
@@ -83,6 +86,7 @@ public sealed class SchedulerOptions
         StarveMs = StarveMs,
         AntiMigrationUs = AntiMigrationUs,
         Partial = Partial,
+        TraceSteps = TraceSteps,
     };
 }
 

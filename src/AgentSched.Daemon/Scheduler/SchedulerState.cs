@@ -4,7 +4,7 @@ using AgentSched.Interop.Scheduler;
 namespace AgentSched.Daemon.Scheduler;
 
 /// <summary>One read of the attached scheduler's per-CPU counters and wait histograms.</summary>
-public sealed record SchedulerReading(IReadOnlyDictionary<AgentSched.Interop.Abi.AgentStat, ulong> Stats, AgentLatencySnapshot Latency);
+public sealed record SchedulerReading(IReadOnlyDictionary<AgentSched.Interop.Abi.AgentStat, ulong> Stats, AgentLatencySnapshot Latency, AgentStepSnapshot Steps);
 
 /// <summary>An ejection of the scheduler by the kernel, as the daemon saw it.</summary>
 public sealed record Ejection(DateTimeOffset At, SchedulerExit Exit);

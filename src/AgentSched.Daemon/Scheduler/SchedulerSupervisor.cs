@@ -45,13 +45,21 @@ internal sealed partial class SchedulerSupervisor(
         }
         try
         {
-            return new SchedulerReading(scheduler.ReadStats(), scheduler.ReadLatency());
+            return new SchedulerReading(scheduler.ReadStats(), scheduler.ReadLatency(), scheduler.ReadStepStats());
         }
         catch (Exception e) when (e is InvalidOperationException or AgentSched.Interop.BpfException)
         {
             return null;
         }
     }
+
+    /// <summary>The attached scheduler records steps: sched_ext mode and Scheduler:TraceSteps.</summary>
+    public bool TracesSteps => _state.Mode == "sched_ext" && options.Value.TraceSteps;
+
+    /// <summary>One thread's recent steps; null when none were recorded for it.</summary>
+    /// <exception cref="InvalidOperationException">The scheduler is not attached.</exception>
+    /// <exception cref="BpfException">The lookup failed (ESRCH: the thread exited).</exception>
+    public TaskSteps? ReadSteps(ProcessHandle thread) => scheduler.ReadSteps(thread);
 
     /// <summary>The supervision loop ran within the last 30 s (what the systemd watchdog is told).</summary>
     public bool IsResponsive() => Environment.TickCount64 - Interlocked.Read(ref _lastPoll) < 30_000;

@@ -7,7 +7,7 @@ namespace AgentSched.Interop.Abi;
 /// <summary><c>enum agent_abi</c>.</summary>
 public static class AgentAbi
 {
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary><c>AGENT_NR_CLASSES</c>: the number of <see cref="AgentClass"/> values.</summary>
     public const int NrClasses = 3;
@@ -102,4 +102,76 @@ public unsafe struct AgentExitInfo
     public long ExitCode;
     public fixed byte Reason[AgentExitSizes.ReasonLen];
     public fixed byte Msg[AgentExitSizes.MsgLen];
+}
+
+/// <summary><c>enum agent_step_sizes</c>.</summary>
+public static class AgentStepSizes
+{
+    /// <summary>Steps kept in a task's ring (a power of two).</summary>
+    public const int RingLen = 32;
+}
+
+/// <summary><c>enum agent_step_time</c>: what a step's time is split into.</summary>
+public enum AgentStepTime
+{
+    /// <summary>Became runnable → blocked (wall time).</summary>
+    Total,
+
+    /// <summary>Runnable but not on a CPU, summed over the step.</summary>
+    Wait,
+
+    /// <summary>On a CPU.</summary>
+    Run,
+}
+
+/// <summary><c>enum agent_step_flags</c>: <see cref="AgentStep.Flags"/>.</summary>
+[Flags]
+public enum AgentStepFlags : byte
+{
+    /// <summary>Every run of the step was on the task's home CPU.</summary>
+    Home = 1,
+
+    /// <summary>A budget demoted the task to NORMAL during the step.</summary>
+    Demoted = 2,
+}
+
+/// <summary><c>struct agent_step_stats</c>: per-class step histograms (log2 ns buckets) and counters.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct AgentStepStats
+{
+    public const int Times = 3;
+
+    public fixed ulong Buckets[AgentAbi.NrClasses * Times * AgentLatencySizes.Buckets];
+    public fixed ulong SumNs[AgentAbi.NrClasses * Times];
+    public fixed ulong Steps[AgentAbi.NrClasses];
+    public fixed ulong Migrations[AgentAbi.NrClasses];
+    public fixed ulong Preemptions[AgentAbi.NrClasses];
+    public fixed ulong HomeHits[AgentAbi.NrClasses];
+}
+
+/// <summary><c>struct agent_step</c>: one finished step in a task's ring.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct AgentStep
+{
+    public ulong DoneSeq;
+    public ulong EndNs;
+    public ulong TotalNs;
+    public ulong WaitNs;
+    public ulong RunNs;
+    public int Cpu;
+    public int HomeCpu;
+    public ushort Migrations;
+    public ushort Preemptions;
+    public byte ClassId;
+    public byte Flags;
+    public fixed byte Pad[2];
+    public ulong StartSeq;
+}
+
+/// <summary><c>struct agent_step_ring</c>: a value of the <c>step_rings</c> task-storage map.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct AgentStepRing
+{
+    public ulong Steps;
+    public fixed byte Ring[AgentStepSizes.RingLen * 64];
 }

@@ -6,16 +6,20 @@ namespace AgentSched.Interop.Scheduler;
 public sealed unsafe partial class AgentClassScheduler
 {
     /// <summary>The file names <see cref="Pin"/> creates in its directory.</summary>
-    public const string LinkPin = "link", HintsPin = "hints", StatsPin = "stats", LatencyPin = "latency", ExitInfoPin = "exit_info";
+    public const string LinkPin = "link", HintsPin = "hints", StatsPin = "stats", LatencyPin = "latency",
+        StepStatsPin = "step_stats", StepRingsPin = "step_rings", ExitInfoPin = "exit_info";
+
+    /// <summary>The map pins <see cref="Pin"/> creates, in the order it creates them (the link's comes last).</summary>
+    public static IReadOnlyList<string> MapPins { get; } = [HintsPin, StatsPin, LatencyPin, StepStatsPin, StepRingsPin, ExitInfoPin];
 
     private const int ENOENT = 2;
 
     private (string Name, BpfMap Map)[] PinnableMaps =>
-        [(HintsPin, _hints), (StatsPin, _stats), (LatencyPin, _latency), (ExitInfoPin, _exitInfo)];
+        [(HintsPin, _hints), (StatsPin, _stats), (LatencyPin, _latency), (StepStatsPin, _stepStats), (StepRingsPin, _stepRings), (ExitInfoPin, _exitInfo)];
 
     /// <summary>
     /// Pins the attached scheduler under <paramref name="dir"/> (on bpffs, created if missing):
-    /// <c>link</c>, <c>hints</c>, <c>stats</c>, <c>latency</c> and <c>exit_info</c>. From then on the
+    /// <c>link</c>, <c>hints</c>, <c>stats</c>, <c>latency</c>, <c>step_stats</c>, <c>step_rings</c> and <c>exit_info</c>. From then on the
     /// kernel keeps the scheduler attached after <see cref="Dispose"/> and after this process exits;
     /// <see cref="Adopt"/> takes it over. A map already pinned there as the same kernel map (a reused
     /// <c>hints</c>) is left as it is. On failure the pins made so far are removed again.
@@ -104,6 +108,8 @@ public sealed unsafe partial class AgentClassScheduler
             BpfMap hints = OpenMap(dir, HintsPin, BpfMapType.TaskStorage, sizeof(AgentHint), opened);
             BpfMap stats = OpenMap(dir, StatsPin, BpfMapType.PerCpuArray, sizeof(ulong) * Enum.GetValues<AgentStat>().Length, opened);
             BpfMap latency = OpenMap(dir, LatencyPin, BpfMapType.PerCpuArray, sizeof(AgentLatency), opened);
+            BpfMap stepStats = OpenMap(dir, StepStatsPin, BpfMapType.PerCpuArray, sizeof(AgentStepStats), opened);
+            BpfMap stepRings = OpenMap(dir, StepRingsPin, BpfMapType.TaskStorage, sizeof(AgentStepRing), opened);
             BpfMap exitInfo = OpenMap(dir, ExitInfoPin, BpfMapType.Array, sizeof(AgentExitInfo), opened);
             BpfLink? link = null;
             try
@@ -113,7 +119,7 @@ public sealed unsafe partial class AgentClassScheduler
             catch (BpfException e) when (e.Errno == ENOENT)
             {
             }
-            return new AgentClassScheduler(null, hints, stats, latency, exitInfo, link);
+            return new AgentClassScheduler(null, hints, stats, latency, stepStats, stepRings, exitInfo, link);
         }
         catch
         {

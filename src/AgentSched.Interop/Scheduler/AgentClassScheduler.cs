@@ -20,15 +20,17 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     public const string StructOpsMap = "agent_class_ops";
 
     private readonly BpfObject? _obj;   // null when adopted from pins
-    private readonly BpfMap _hints, _stats, _latency, _exitInfo;
+    private readonly BpfMap _hints, _stats, _latency, _stepStats, _stepRings, _exitInfo;
     private BpfLink? _link;
 
-    private AgentClassScheduler(BpfObject? obj, BpfMap hints, BpfMap stats, BpfMap latency, BpfMap exitInfo, BpfLink? link)
+    private AgentClassScheduler(BpfObject? obj, BpfMap hints, BpfMap stats, BpfMap latency, BpfMap stepStats, BpfMap stepRings, BpfMap exitInfo, BpfLink? link)
     {
         _obj = obj;
         _hints = hints;
         _stats = stats;
         _latency = latency;
+        _stepStats = stepStats;
+        _stepRings = stepRings;
         _exitInfo = exitInfo;
         _link = link;
     }
@@ -63,6 +65,7 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
             obj.SetRodata("credit_share_pct", (uint)t.CreditSharePercent);
             obj.SetRodata("starve_ns", (ulong)t.StarveMs * 1_000_000);
             obj.SetRodata("antimig_ns", (ulong)t.AntiMigrationUs * 1000);
+            obj.SetRodata("trace_steps", (byte)(t.TraceSteps ? 1 : 0));
             obj.SetRodata("nr_cpus", (uint)Math.Min(BpfMap.PossibleCpus, AgentLimits.MaxCpus));
             if (t.Partial)
             {
@@ -75,7 +78,8 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
                 obj.ReuseMap(HintsPin, reuseHints);
             }
             obj.Load();
-            var scheduler = new AgentClassScheduler(obj, obj.Map(HintsPin), obj.Map(StatsPin), obj.Map(LatencyPin), obj.Map(ExitInfoPin), link: null);
+            var scheduler = new AgentClassScheduler(obj, obj.Map(HintsPin), obj.Map(StatsPin), obj.Map(LatencyPin),
+                obj.Map(StepStatsPin), obj.Map(StepRingsPin), obj.Map(ExitInfoPin), link: null);
             WriteTopology(obj.Map("cpu_llc"));
             return scheduler;
         }
@@ -157,6 +161,24 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     /// <summary>The per-class queue-wait histograms.</summary>
     public AgentLatencySnapshot ReadLatency() => AgentLatencySnapshot.FromPerCpu(_latency.LookupPerCpu());
 
+    /// <summary>The per-class step histograms and counters (all zero when loaded with <see cref="AgentClassTunables.TraceSteps"/> off).</summary>
+    public AgentStepSnapshot ReadStepStats() => AgentStepSnapshot.FromPerCpu(_stepStats.LookupPerCpu());
+
+    /// <summary>
+    /// The recent steps of one thread (opened with <see cref="ProcessHandle.OpenThread"/>; a
+    /// process's pidfd names its leader thread); null when the scheduler has recorded none for it:
+    /// it never finished a step while it had a hint, or tracing is off.
+    /// </summary>
+    /// <exception cref="BpfException">The lookup failed for another reason than there being no steps.</exception>
+    public TaskSteps? ReadSteps(ProcessHandle thread)
+    {
+        int pidfd = thread.Fd;
+        byte[] value = new byte[sizeof(AgentStepRing)];
+        bool found = _stepRings.TryLookup(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)), value);
+        GC.KeepAlive(thread);
+        return found ? TaskSteps.Parse(value) : null;
+    }
+
     /// <summary>Why the scheduler left the kernel (written by its ops.exit); null while it has not.</summary>
     public SchedulerExit? ReadExitInfo()
     {
@@ -187,6 +209,8 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
         _hints.Dispose();
         _stats.Dispose();
         _latency.Dispose();
+        _stepStats.Dispose();
+        _stepRings.Dispose();
         _exitInfo.Dispose();
         _obj?.Dispose();
     }

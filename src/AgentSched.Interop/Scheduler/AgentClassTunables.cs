@@ -11,6 +11,9 @@ public sealed record AgentClassTunables
     public int StarveMs { get; init; } = 100;
     public int AntiMigrationUs { get; init; } = 500;
 
+    /// <summary>Record the steps of marked tasks (histograms and per-task rings); off compiles that code out at load.</summary>
+    public bool TraceSteps { get; init; } = true;
+
     /// <summary>Partial mode (SCX_OPS_SWITCH_PARTIAL): only SCHED_EXT tasks run on agent_class.</summary>
     public bool Partial { get; init; }
 }

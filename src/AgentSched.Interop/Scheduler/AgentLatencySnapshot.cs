@@ -17,24 +17,10 @@ public sealed class AgentLatencySnapshot(ulong[][] buckets, ulong[] maxWaitNs, u
     public ulong MaxWaitNs(AgentClass c) => maxWaitNs[(int)c];
 
     /// <summary>An upper bound of the p-th percentile wait, in ns (the top of its bucket); 0 when empty.</summary>
-    public ulong PercentileUpperBoundNs(AgentClass c, double p)
-    {
-        ulong total = Count(c), seen = 0;
-        if (total == 0)
-        {
-            return 0;
-        }
-        ulong rank = (ulong)Math.Ceiling(p / 100 * total);
-        for (int b = 0; b < AgentLatencySizes.Buckets; b++)
-        {
-            seen += buckets[(int)c][b];
-            if (seen >= rank)
-            {
-                return b == AgentLatencySizes.Buckets - 1 ? MaxWaitNs(c) : 1UL << (b + 1);
-            }
-        }
-        return MaxWaitNs(c);
-    }
+    public ulong PercentileUpperBoundNs(AgentClass c, double p) => Histogram(c).PercentileUpperBoundNs(p);
+
+    /// <summary>The class's histogram, with its sum and maximum.</summary>
+    public Log2Histogram Histogram(AgentClass c) => new(buckets[(int)c], waitSumNs[(int)c], maxWaitNs[(int)c]);
 
     /// <summary>Reads the `latency` map's per-CPU rows (layout: struct agent_latency).</summary>
     internal static AgentLatencySnapshot FromPerCpu(ulong[][] rows)

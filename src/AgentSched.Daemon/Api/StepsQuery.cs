@@ -1,0 +1,136 @@
+using System.Text.Json;
+using AgentSched.Daemon.Marks;
+using AgentSched.Daemon.Scheduler;
+using AgentSched.Interop;
+using AgentSched.Interop.Abi;
+using AgentSched.Interop.Kernel;
+using AgentSched.Interop.Scheduler;
+using AgentSched.Protocol;
+
+namespace AgentSched.Daemon.Api;
+
+/// <summary>
+/// The <c>steps</c> operation: the recent steps agent_class recorded for each thread of a process
+/// (or for one thread), read from its <c>step_rings</c> map through a pidfd per thread. The same
+/// ownership rule as <c>mark</c> applies.
+/// </summary>
+internal sealed class StepsQuery(SchedulerSupervisor supervisor)
+{
+    private const int ESRCH = 3, EINVAL = 22;
+
+    public RegistryResult Run(PeerCredentials peer, ApiRequest request)
+    {
+        int pid = request.Pid!.Value;
+        if (!supervisor.TracesSteps)
+        {
+            return NotTracing();
+        }
+        ProcessHandle target;
+        bool isThread = false;
+        try
+        {
+            try
+            {
+                target = ProcessHandle.Open(pid);
+            }
+            catch (SyscallException e) when (e.Errno == EINVAL)
+            {
+                target = ProcessHandle.OpenThread(pid); // not a leader: one thread
+                isThread = true;
+            }
+        }
+        catch (SyscallException e) when (e.Errno == ESRCH)
+        {
+            return RegistryResult.Fail(ErrorCode.NoSuchProcess, $"no process or thread with id {pid}");
+        }
+        using (target)
+        {
+            if (!MarkRegistry.Authorize(peer, target, "trace", out RegistryResult denied))
+            {
+                return denied;
+            }
+            IReadOnlyList<int> tids;
+            try
+            {
+                tids = isThread ? [pid] : target.ThreadIds();
+            }
+            catch (SyscallException e) when (e.Errno == ESRCH)
+            {
+                return RegistryResult.Fail(ErrorCode.NoSuchProcess, $"no process or thread with id {pid}");
+            }
+            var threads = new List<(int Tid, string Comm, TaskSteps Steps)>();
+            foreach (int tid in tids)
+            {
+                try
+                {
+                    using ProcessHandle thread = ProcessHandle.OpenThread(tid);
+                    if (supervisor.ReadSteps(thread) is { } steps)
+                    {
+                        threads.Add((tid, ReadComm(pid, tid), steps));
+                    }
+                }
+                catch (Exception e) when (e is SyscallException { Errno: ESRCH } or BpfException { Errno: ESRCH })
+                {
+                    // the thread exited meanwhile: its steps died with it
+                }
+                catch (InvalidOperationException)
+                {
+                    return NotTracing(); // ejected while we read
+                }
+            }
+            ulong now = MonotonicClock.NowNs();
+            long after = request.AfterNs ?? -1;
+            return new RegistryResult(null, w => Write(w, pid, now, after, threads));
+        }
+    }
+
+    private static void Write(Utf8JsonWriter w, int pid, ulong now, long after, List<(int Tid, string Comm, TaskSteps Steps)> threads)
+    {
+        w.WriteNumber("pid", pid);
+        w.WriteNumber("now_ns", now);
+        w.WriteStartArray("threads");
+        foreach ((int tid, string comm, TaskSteps steps) in threads)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("tid", tid);
+            w.WriteString("comm", comm);
+            w.WriteNumber("steps", steps.Steps);
+            w.WriteStartArray("recent");
+            foreach (TaskStep s in steps.Recent.Where(s => after < 0 || s.EndNs > (ulong)after))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("seq", s.Seq);
+                w.WriteNumber("end_ns", s.EndNs);
+                w.WriteString("class", RequestHandler.SnakeCase(s.Class.ToString()));
+                w.WriteNumber("total_ns", s.TotalNs);
+                w.WriteNumber("wait_ns", s.WaitNs);
+                w.WriteNumber("run_ns", s.RunNs);
+                w.WriteNumber("cpu", s.Cpu);
+                w.WriteNumber("home_cpu", s.HomeCpu);
+                w.WriteBoolean("home_hit", s.HomeHit);
+                w.WriteNumber("migrations", s.Migrations);
+                w.WriteNumber("preemptions", s.Preemptions);
+                w.WriteBoolean("demoted", s.Demoted);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    private static string ReadComm(int pid, int tid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/task/{tid}/comm").TrimEnd('\n');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    private static RegistryResult NotTracing() => RegistryResult.Fail(ErrorCode.NotTracing,
+        "no steps are recorded: the daemon is in fallback mode or runs with Scheduler:TraceSteps=false");
+}

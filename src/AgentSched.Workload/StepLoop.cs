@@ -16,7 +16,7 @@ internal static partial class StepLoop
     /// <summary>
     /// Runs the loop. With <paramref name="threadSteps"/>, the agent runs on a thread of its own and
     /// each of the two threads opens a BURST step for itself alone (step_begin with its tid), so
-    /// they are the process's only marked tasks. <paramref name="beforeStop"/> sees the result
+    /// they are the process's only marked tasks, and notes how often it had blocked by then. <paramref name="beforeStop"/> sees the result
     /// while both threads are still alive (blocked), before the tool is told to stop.
     /// </summary>
     public static StepResult Run(int steps, TimeSpan duration, int toolUs, int parseUs,
@@ -27,12 +27,14 @@ internal static partial class StepLoop
         using var toAgent = new AnonymousPipeServerStream(PipeDirection.Out);
         using var fromTool = new AnonymousPipeClientStream(PipeDirection.In, toAgent.ClientSafePipeHandle);
         int toolTid = 0;
+        long toolBlocked = 0;
         using var toolReady = new ManualResetEventSlim();
 
         var tool = new Thread(() =>
         {
             toolTid = GetTid();
             using StepScope? step = threadSteps?.BeginStep(TimeSpan.FromHours(1), currentThreadOnly: true);
+            toolBlocked = threadSteps is null ? 0 : ThreadCpu.VoluntarySwitches();
             toolReady.Set();
             var b = new byte[1];
             while (fromAgent.Read(b, 0, 1) == 1 && b[0] == 1)
@@ -51,6 +53,7 @@ internal static partial class StepLoop
             try
             {
                 using StepScope? step = threadSteps?.BeginStep(TimeSpan.FromHours(1), currentThreadOnly: true);
+                long agentBlocked = threadSteps is null ? 0 : ThreadCpu.VoluntarySwitches();
                 var latencies = new List<double>(Math.Min(steps, 1 << 20));
                 var buffer = new byte[] { 1 };
                 var total = Stopwatch.StartNew();
@@ -66,7 +69,10 @@ internal static partial class StepLoop
                     latencies.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
                 }
                 total.Stop();
-                result = StepResult.From(latencies, total.Elapsed, toolUs + parseUs) with { AgentTid = GetTid(), ToolTid = toolTid };
+                result = StepResult.From(latencies, total.Elapsed, toolUs + parseUs) with
+                {
+                    AgentTid = GetTid(), ToolTid = toolTid, AgentBlockedAtStart = agentBlocked, ToolBlockedAtStart = toolBlocked,
+                };
                 beforeStop?.Invoke(result);
             }
             catch (Exception e)

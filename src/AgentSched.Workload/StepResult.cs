@@ -12,6 +12,12 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
     /// <summary>The thread that ran the tool side.</summary>
     public int ToolTid { get; init; }
 
+    /// <summary>With --thread-steps: the agent thread's voluntary context switches once its step was open.</summary>
+    public long AgentBlockedAtStart { get; init; }
+
+    /// <summary>With --thread-steps: the tool thread's voluntary context switches once its step was open.</summary>
+    public long ToolBlockedAtStart { get; init; }
+
     public static StepResult From(List<double> latenciesUs, TimeSpan elapsed, int cpuUsPerStep)
     {
         double[] sorted = [.. latenciesUs];
@@ -46,6 +52,8 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
             w.WriteNumber("max_us", Math.Round(MaxUs));
             w.WriteNumber("agent_tid", AgentTid);
             w.WriteNumber("tool_tid", ToolTid);
+            w.WriteNumber("agent_blocked_at_start", AgentBlockedAtStart);
+            w.WriteNumber("tool_blocked_at_start", ToolBlockedAtStart);
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());

@@ -19,4 +19,20 @@ internal static class ThreadCpu
         }
         GC.KeepAlive(x);
     }
+
+    /// <summary>
+    /// How often the calling thread has blocked so far: the kernel's voluntary_ctxt_switches for
+    /// it (/proc/thread-self/status), a count kept apart from anything a scheduler records.
+    /// </summary>
+    public static long VoluntarySwitches()
+    {
+        foreach (string line in File.ReadLines("/proc/thread-self/status"))
+        {
+            if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan("voluntary_ctxt_switches:".Length).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        throw new InvalidDataException("/proc/thread-self/status has no voluntary_ctxt_switches line");
+    }
 }

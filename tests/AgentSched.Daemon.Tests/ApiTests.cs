@@ -118,6 +118,7 @@ public sealed class ApiTests : IAsyncLifetime
     public async Task BadInputGetsItsDocumentedCodeAndTheConnectionKeepsServing()
     {
         using ApiConnection c = await Connect();
+        int thread = Directory.GetDirectories($"/proc/{Environment.ProcessId}/task").Select(d => int.Parse(Path.GetFileName(d))).First(t => t != Environment.ProcessId);
         (string Line, string Code)[] cases =
         [
             ("{not json", "bad_json"),
@@ -128,6 +129,10 @@ public sealed class ApiTests : IAsyncLifetime
             ("""{"v":1,"op":"mark","pid":12,"class":"burst","window_ms":-5}""", "bad_request"),
             ("""{"v":7,"op":"status"}""", "unsupported_version"),
             ("""{"v":1,"op":"mark","pid":2147483000,"class":"burst"}""", "no_such_process"),
+            ($$"""{"v":1,"op":"mark","pid":{{thread}},"class":"burst"}""", "bad_request"),   // a thread, not a process
+            ("""{"v":1,"op":"steps"}""", "bad_request"),
+            ("""{"v":1,"op":"steps","pid":1,"after_ns":-1}""", "bad_request"),
+            ("""{"v":1,"op":"steps","pid":1}""", "not_tracing"),   // fallback mode records no steps
         ];
         foreach ((string line, string code) in cases)
         {
@@ -140,7 +145,8 @@ public sealed class ApiTests : IAsyncLifetime
         AssertOk(await c.CallAsync("""{"v":1,"op":"ping"}"""));
         JsonElement stats = await c.CallAsync("""{"v":1,"op":"stats"}""");
         JsonElement errors = stats.GetProperty("api").GetProperty("errors");
-        Assert.Equal(4, errors.GetProperty("bad_request").GetInt32());
+        Assert.Equal(7, errors.GetProperty("bad_request").GetInt32());
+        Assert.Equal(JsonValueKind.Null, stats.GetProperty("steps").ValueKind);
         Assert.Equal(1, errors.GetProperty("line_too_long").GetInt32());
         Assert.Equal(JsonValueKind.Null, stats.GetProperty("scheduler").ValueKind);
     }

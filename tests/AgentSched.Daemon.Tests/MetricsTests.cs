@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using AgentSched.Daemon.Metrics;
+using AgentSched.Interop.Abi;
+using AgentSched.Interop.Scheduler;
 using AgentSched.Tests;
 
 namespace AgentSched.Daemon.Tests;
@@ -140,6 +142,38 @@ public sealed class MetricsTests
         Assert.Contains("agentsched_scheduler_wait_seconds_sum{class=\"burst\"} 7.5", lines);
         Assert.Contains("agentsched_scheduler_wait_seconds_count{class=\"burst\"} 6", lines);
         Assert.Equal(3 * (31 + 1 + 2), f["agentsched_scheduler_wait_seconds"].Samples.Count); // 31 finite bounds, +Inf, _sum, _count per class
+    }
+
+    [Fact]
+    public unsafe void TheStepHistogramsAreOneFamilyPerPartOfAStep()
+    {
+        // BATCH: two steps, one of 3 ms and one beyond 2^31 ns, waiting 1.5 ms and 0.5 ms and running 2 ms and 1 ms.
+        int n = AgentLatencySizes.Buckets, times = AgentStepStats.Times;
+        ulong[] row = new ulong[sizeof(AgentStepStats) / 8];
+        int Bucket(AgentStepTime t, int b) => ((int)AgentClass.Batch * times + (int)t) * n + b;
+        row[Bucket(AgentStepTime.Total, 21)] = 1;   // [2^21, 2^22) ns
+        row[Bucket(AgentStepTime.Total, 31)] = 1;
+        row[Bucket(AgentStepTime.Wait, 20)] = 1;
+        row[Bucket(AgentStepTime.Wait, 18)] = 1;
+        row[Bucket(AgentStepTime.Run, 20)] = 2;
+        int sums = 3 * times * n;
+        row[sums + (int)AgentClass.Batch * times + (int)AgentStepTime.Wait] = 2_000_000;
+        var snapshot = AgentStepSnapshot.FromPerCpu([row, new ulong[row.Length]]);
+        var text = new StringBuilder();
+
+        PrometheusExporter.WriteStepHistograms(text, snapshot);
+        var f = PrometheusText.Parse(text.ToString());
+
+        string[] lines = text.ToString().Split('\n');
+        Assert.Equal(["agentsched_step_run_seconds", "agentsched_step_seconds", "agentsched_step_wait_seconds"], f.Keys.Order());
+        Assert.All(f.Values, family => Assert.Equal("histogram", family.Type));
+        Assert.Contains("agentsched_step_seconds_bucket{class=\"batch\",le=\"0.004194304\"} 1", lines);
+        Assert.Contains("agentsched_step_seconds_bucket{class=\"batch\",le=\"2.147483648\"} 1", lines);
+        Assert.Contains("agentsched_step_seconds_bucket{class=\"batch\",le=\"+Inf\"} 2", lines);
+        Assert.Contains("agentsched_step_wait_seconds_bucket{class=\"batch\",le=\"0.000524288\"} 1", lines);
+        Assert.Contains("agentsched_step_wait_seconds_sum{class=\"batch\"} 0.002", lines);
+        Assert.Contains("agentsched_step_run_seconds_count{class=\"batch\"} 2", lines);
+        Assert.Contains("agentsched_step_run_seconds_count{class=\"burst\"} 0", lines);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ namespace AgentSched.Daemon.Api;
 /// </summary>
 internal sealed class StepsQuery(SchedulerSupervisor supervisor)
 {
-    private const int ESRCH = 3, EINVAL = 22;
+    private const int ENOENT = 2, ESRCH = 3, EINVAL = 22;
 
     public RegistryResult Run(PeerCredentials peer, ApiRequest request)
     {
@@ -33,9 +33,10 @@ internal sealed class StepsQuery(SchedulerSupervisor supervisor)
             {
                 target = ProcessHandle.Open(pid);
             }
-            catch (SyscallException e) when (e.Errno == EINVAL)
+            catch (SyscallException e) when (e.Errno is EINVAL or ENOENT)
             {
-                target = ProcessHandle.OpenThread(pid); // not a leader: one thread
+                // Not a thread-group leader (EINVAL, or ENOENT on newer kernels such as 6.18): one thread.
+                target = ProcessHandle.OpenThread(pid);
                 isThread = true;
             }
         }

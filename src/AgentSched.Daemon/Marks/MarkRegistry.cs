@@ -24,7 +24,7 @@ internal readonly record struct RegistryResult(ProtocolError? Error, Action<Utf8
 /// </summary>
 internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<MarkRegistry> logger) : IDisposable
 {
-    private const int ESRCH = 3, EINVAL = 22;
+    private const int ENOENT = 2, ESRCH = 3, EINVAL = 22;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<int, MarkEntry> _entries = [];
@@ -260,7 +260,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         {
             failure = NoSuchProcess(pid);
         }
-        catch (SyscallException e) when (e.Errno == EINVAL && !isThread)
+        catch (SyscallException e) when (e.Errno is EINVAL or ENOENT && !isThread) // a non-leader: EINVAL, or ENOENT on newer kernels (6.18)
         {
             failure = RegistryResult.Fail(ErrorCode.BadRequest,
                 $"pid {pid} is a thread, not a process: mark its process, or open a step on the thread with step_begin and tid");

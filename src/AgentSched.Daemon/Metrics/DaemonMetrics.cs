@@ -28,7 +28,7 @@ internal sealed class DaemonMetrics : IDisposable
     private readonly ApiCounters _api;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
-    private (DateTimeOffset At, IReadOnlyDictionary<AgentStat, ulong>? Stats, AgentLatencySnapshot? Latency) _reading;
+    private (DateTimeOffset At, IReadOnlyDictionary<AgentStat, ulong>? Stats, AgentLatencySnapshot? Latency, AgentStepSnapshot? Steps) _reading;
 
     public DaemonMetrics(SchedulerSupervisor supervisor, MarkRegistry registry, ApiCounters api, TimeProvider time)
     {
@@ -53,6 +53,10 @@ internal sealed class DaemonMetrics : IDisposable
         Meter.CreateObservableCounter("agentsched.scheduler.window_migrations", () => Stat(AgentStat.MigrateInWindow), "{migration}", "BURST tasks that ran on another CPU inside their anti-migration window");
         Meter.CreateObservableCounter("agentsched.scheduler.windows_expired", () => Stat(AgentStat.WindowExpired), "{window}", "Step windows that ended by running out");
         Meter.CreateObservableCounter("agentsched.scheduler.inherited", () => Stat(AgentStat.Inherited), "{task}", "Forked tasks that started in their parent's class");
+        Meter.CreateObservableCounter("agentsched.steps", () => PerStepClass(s => s.Steps), "{step}", "Steps of marked tasks (runnable after blocking, until blocking again), by the class of their first run");
+        Meter.CreateObservableCounter("agentsched.steps.migrations", () => PerStepClass(s => s.Migrations), "{migration}", "Runs of a step on another CPU than its previous run, by class");
+        Meter.CreateObservableCounter("agentsched.steps.preemptions", () => PerStepClass(s => s.Preemptions), "{preemption}", "Times a step lost its CPU while still runnable, by class");
+        Meter.CreateObservableCounter("agentsched.steps.home_hits", () => PerStepClass(s => s.HomeHits), "{step}", "Steps that ran only on their task's home CPU, by class");
         Meter.CreateObservableCounter("agentsched.api.requests", ObserveRequests, "{request}", "Socket API requests, by operation");
         Meter.CreateObservableCounter("agentsched.api.errors", ObserveErrors, "{response}", "Socket API error responses, by error code");
         Meter.CreateObservableCounter("agentsched.api.connections_accepted", () => _api.ConnectionsTotal, "{connection}", "Socket API connections accepted");
@@ -67,6 +71,9 @@ internal sealed class DaemonMetrics : IDisposable
     /// endpoint writes them itself. Null without an attached scheduler.
     /// </summary>
     public AgentLatencySnapshot? ReadLatency() => Read().Latency;
+
+    /// <summary>The step histograms, from the same reading as the counters; null without an attached scheduler.</summary>
+    public AgentStepSnapshot? ReadSteps() => Read().Steps;
 
     private IEnumerable<Measurement<int>> ObserveMode()
     {
@@ -114,11 +121,20 @@ internal sealed class DaemonMetrics : IDisposable
         yield return new Measurement<long>((long)stats[batch], new KeyValuePair<string, object?>("class", "batch"));
     }
 
+    private IEnumerable<Measurement<long>> PerStepClass(Func<AgentStepSnapshot, Func<AgentClass, ulong>> counter)
+    {
+        if (Read().Steps is not { } steps) yield break;
+        Func<AgentClass, ulong> read = counter(steps);
+        yield return new Measurement<long>((long)read(AgentClass.Normal), new KeyValuePair<string, object?>("class", "normal"));
+        yield return new Measurement<long>((long)read(AgentClass.Burst), new KeyValuePair<string, object?>("class", "burst"));
+        yield return new Measurement<long>((long)read(AgentClass.Batch), new KeyValuePair<string, object?>("class", "batch"));
+    }
+
     /// <summary>
     /// One read of the scheduler's maps serves every instrument of a collection (they are read
     /// within <see cref="s_readingTtl"/> of each other); nothing without an attached scheduler.
     /// </summary>
-    private (DateTimeOffset At, IReadOnlyDictionary<AgentStat, ulong>? Stats, AgentLatencySnapshot? Latency) Read()
+    private (DateTimeOffset At, IReadOnlyDictionary<AgentStat, ulong>? Stats, AgentLatencySnapshot? Latency, AgentStepSnapshot? Steps) Read()
     {
         lock (_gate)
         {
@@ -128,7 +144,7 @@ internal sealed class DaemonMetrics : IDisposable
                 return _reading;
             }
             SchedulerReading? reading = _supervisor.ReadScheduler();
-            _reading = (now, reading?.Stats, reading?.Latency);
+            _reading = (now, reading?.Stats, reading?.Latency, reading?.Steps);
             return _reading;
         }
     }

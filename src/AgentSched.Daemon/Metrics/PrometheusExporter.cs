@@ -10,7 +10,8 @@ namespace AgentSched.Daemon.Metrics;
 /// Renders <see cref="DaemonMetrics"/> in the Prometheus text exposition format, version 0.0.4
 /// (docs/metrics.md): instrument <c>agentsched.scheduler.dispatches</c> becomes the family
 /// <c>agentsched_scheduler_dispatches_total</c>, counters get <c>_total</c>, gauges stay as they
-/// are, and the queue-wait histograms become <c>agentsched_scheduler_wait_seconds</c>.
+/// are, and the scheduler's log2 histograms become <c>agentsched_scheduler_wait_seconds</c> and
+/// <c>agentsched_step_seconds</c>, <c>agentsched_step_wait_seconds</c>, <c>agentsched_step_run_seconds</c>.
 /// </summary>
 internal sealed class PrometheusExporter : IDisposable
 {
@@ -72,37 +73,55 @@ internal sealed class PrometheusExporter : IDisposable
             }
             // Inside the lock: the histogram comes from the same reading of the maps as the counters.
             WriteWaitHistogram(text, _metrics.ReadLatency());
+            WriteStepHistograms(text, _metrics.ReadSteps());
         }
         return text.ToString();
     }
 
-    /// <summary>
-    /// The per-class queue-wait histogram. BPF bucket b counts waits in [2^b, 2^(b+1)) ns and the
-    /// last one everything longer, so bucket b's upper bound is le=2^(b+1) ns and the last one is
-    /// only in +Inf; counts are made cumulative.
-    /// </summary>
-    internal static void WriteWaitHistogram(StringBuilder text, AgentLatencySnapshot? latency)
+    private static readonly (string Key, AgentClass Class)[] s_classes =
+        [("normal", AgentClass.Normal), ("burst", AgentClass.Burst), ("batch", AgentClass.Batch)];
+
+    /// <summary>The queue-wait histogram per class (every wait of every task).</summary>
+    internal static void WriteWaitHistogram(StringBuilder text, AgentLatencySnapshot? latency) =>
+        WriteHistogram(text, "agentsched_scheduler_wait_seconds", "Time from runnable to running on a CPU, by class", latency is null ? null : latency.Histogram);
+
+    /// <summary>The three step histograms per class (steps of marked tasks).</summary>
+    internal static void WriteStepHistograms(StringBuilder text, AgentStepSnapshot? steps)
     {
-        const string Name = "agentsched_scheduler_wait_seconds";
-        WriteHeader(text, Name, "Time from runnable to running on a CPU, by class", "histogram");
-        if (latency is null)
+        WriteHistogram(text, "agentsched_step_seconds", "Steps of marked tasks, from runnable after blocking to blocking again, by the class of their first run",
+            steps is null ? null : c => steps.Histogram(c, AgentStepTime.Total));
+        WriteHistogram(text, "agentsched_step_wait_seconds", "Time a step spent runnable but not on a CPU (summed over the step), by class",
+            steps is null ? null : c => steps.Histogram(c, AgentStepTime.Wait));
+        WriteHistogram(text, "agentsched_step_run_seconds", "Time a step spent on a CPU, by class",
+            steps is null ? null : c => steps.Histogram(c, AgentStepTime.Run));
+    }
+
+    /// <summary>
+    /// A per-class log2 histogram. BPF bucket b counts values in [2^b, 2^(b+1)) ns and the last one
+    /// everything longer, so bucket b's upper bound is le=2^(b+1) ns and the last one is only in
+    /// +Inf; counts are made cumulative. Only the header without a scheduler.
+    /// </summary>
+    private static void WriteHistogram(StringBuilder text, string name, string help, Func<AgentClass, Log2Histogram>? histogram)
+    {
+        WriteHeader(text, name, help, "histogram");
+        if (histogram is null)
         {
             return;
         }
-        foreach ((string key, AgentClass c) in new[] { ("normal", AgentClass.Normal), ("burst", AgentClass.Burst), ("batch", AgentClass.Batch) })
+        foreach ((string key, AgentClass c) in s_classes)
         {
-            IReadOnlyList<ulong> buckets = latency.Buckets(c);
+            Log2Histogram h = histogram(c);
             ulong cumulative = 0;
-            for (int b = 0; b < buckets.Count - 1; b++)
+            for (int b = 0; b < h.Buckets.Count - 1; b++)
             {
-                cumulative += buckets[b];
+                cumulative += h.Buckets[b];
                 string le = FormatDouble(Math.Pow(2, b + 1) / 1e9);
-                WriteSample(text, Name + "_bucket", [("class", key), ("le", le)], cumulative);
+                WriteSample(text, name + "_bucket", [("class", key), ("le", le)], cumulative);
             }
-            ulong count = latency.Count(c);
-            WriteSample(text, Name + "_bucket", [("class", key), ("le", "+Inf")], count);
-            WriteSample(text, Name + "_sum", [("class", key)], latency.WaitSumNs(c) / 1e9);
-            WriteSample(text, Name + "_count", [("class", key)], count);
+            ulong count = cumulative + h.Buckets[^1];
+            WriteSample(text, name + "_bucket", [("class", key), ("le", "+Inf")], count);
+            WriteSample(text, name + "_sum", [("class", key)], h.SumNs / 1e9);
+            WriteSample(text, name + "_count", [("class", key)], count);
         }
     }
 

@@ -65,8 +65,8 @@ public sealed class ProcessHandle : IDisposable
     }
 
     /// <summary>Opens a pidfd for a process (a thread-group leader's pid).</summary>
-    /// <exception cref="SyscallException">pidfd_open failed: ESRCH when there is no such process,
-    /// EINVAL for the tid of a thread that is not a leader.</exception>
+    /// <exception cref="SyscallException">pidfd_open failed: ESRCH when there is no such process;
+    /// for the tid of a thread that is not a leader, EINVAL (ENOENT on recent kernels).</exception>
     public static ProcessHandle Open(int pid)
     {
         int fd = Libc.PidfdOpen(pid, 0);

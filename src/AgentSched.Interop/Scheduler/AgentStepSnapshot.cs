@@ -32,12 +32,17 @@ public sealed class AgentStepSnapshot
     private const int SumOffset = Classes * Times * N;
     private const int StepsOffset = SumOffset + Classes * Times;
 
-    /// <summary>Sums the `step_stats` map's per-CPU rows (layout: struct agent_step_stats).</summary>
-    internal static unsafe AgentStepSnapshot FromPerCpu(ulong[][] rows)
+    /// <summary>Sums per-CPU rows of the `step_stats` map, each a struct agent_step_stats as u64s.</summary>
+    /// <exception cref="ArgumentException">A row is not the size of one.</exception>
+    public static unsafe AgentStepSnapshot FromPerCpu(ulong[][] rows)
     {
         var sum = new ulong[sizeof(AgentStepStats) / sizeof(ulong)];
         foreach (ulong[] row in rows)
         {
+            if (row.Length != sum.Length)
+            {
+                throw new ArgumentException($"a step_stats row is {sum.Length} u64s, not {row.Length}", nameof(rows));
+            }
             for (int i = 0; i < sum.Length; i++)
             {
                 sum[i] += row[i];

@@ -42,6 +42,9 @@ public sealed class RequestParserTests
     [InlineData("{\"v\":1,\"op\":\"mark\",\"pid\":5,\"class\":\"burst\",\"budget_us\":10}", "bad_request")]
     [InlineData("{\"v\":1,\"op\":\"unmark\"}", "bad_request")]
     [InlineData("{\"v\":1,\"op\":\"step_begin\",\"tid\":-4}", "bad_request")]
+    [InlineData("{\"v\":1,\"op\":\"steps\"}", "bad_request")]
+    [InlineData("{\"v\":1,\"op\":\"steps\",\"pid\":5,\"after_ns\":-1}", "bad_request")]
+    [InlineData("{\"v\":1,\"op\":\"steps\",\"pid\":5,\"after_ns\":1.5}", "bad_request")]
     public void BadRequestsGetTheirCode(string line, string code)
     {
         (ApiRequest? r, ProtocolError? e, _) = Parse(line);
@@ -76,6 +79,21 @@ public sealed class RequestParserTests
         Assert.True(RequestParser.TryParse(buffer.WrittenSpan[..^1], out ApiRequest? back, out _, out _));
         Assert.Equal(request with { IdJson = back!.IdJson }, back);
         Assert.Equal("9", Encoding.UTF8.GetString(back.IdJson!));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(0L)]
+    [InlineData(90_412_345_678L)]
+    public void AStepsRequestWrittenByAClientParsesBackUnchanged(long? afterNs)
+    {
+        var request = new ApiRequest(ApiOp.Steps) { Pid = 4242, AfterNs = afterNs };
+        var buffer = new ArrayBufferWriter<byte>();
+
+        RequestWriter.Write(buffer, request);
+
+        Assert.True(RequestParser.TryParse(buffer.WrittenSpan[..^1], out ApiRequest? back, out _, out _));
+        Assert.Equal(request, back);
     }
 
     [Fact]

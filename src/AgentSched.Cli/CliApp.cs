@@ -29,6 +29,7 @@ public static class CliApp
         root.Subcommands.Add(RunCommand.Create(console, environment));
         root.Subcommands.Add(StatusCommand.Create(console, environment));
         root.Subcommands.Add(TopCommand.Create(console, environment));
+        root.Subcommands.Add(TraceCommand.Create(console, environment));
         root.Subcommands.Add(DoctorCommand.Create(console, environment));
         root.Subcommands.Add(CompletionCommand.Create(console, root));
         return root;

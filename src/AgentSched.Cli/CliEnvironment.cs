@@ -21,8 +21,14 @@ public sealed class CliEnvironment
     /// <summary>Where doctor reads /proc, /sys and /boot from.</summary>
     public HostProbe Probe { get; init; } = new("/");
 
-    /// <summary>Waits between two samples of <c>top</c>.</summary>
+    /// <summary>Waits between two samples of <c>top</c>, or two polls of <c>trace</c>.</summary>
     public Func<TimeSpan, CancellationToken, Task> Delay { get; init; } = Task.Delay;
+
+    /// <summary>
+    /// Stands in for Ctrl-C: cancelling it stops a long-running command (<c>trace</c>) the way
+    /// SIGINT does. The real host never cancels it; SIGINT arrives through System.CommandLine.
+    /// </summary>
+    public CancellationToken Interrupt { get; init; }
 
     /// <summary>Whether standard output is a terminal (top redraws in place only there).</summary>
     public bool OutputIsTerminal { get; init; } = !Console.IsOutputRedirected;

@@ -5,7 +5,7 @@ using AgentSched.Protocol;
 
 namespace AgentSched.Cli;
 
-/// <summary>Options shared by mark and run, with their validation (one-line errors, exit 2 or 125).</summary>
+/// <summary>Options shared by the commands, with their validation (one-line errors, exit 2 or 125).</summary>
 internal static class CommonOptions
 {
     public static Option<TaskClass> Class(TaskClass defaultClass) => new("--class", "-c")
@@ -74,7 +74,8 @@ internal static class CommonOptions
         },
     };
 
-    private static TimeSpan? ParseDuration(ArgumentResult result, string name, TimeSpan min, TimeSpan max, string range)
+    /// <summary>A duration with a unit, within [<paramref name="min"/>, <paramref name="max"/>]; else a one-line error naming the option.</summary>
+    internal static TimeSpan? ParseDuration(ArgumentResult result, string name, TimeSpan min, TimeSpan max, string range)
     {
         string text = result.Tokens.Single().Value;
         if (!Durations.TryParse(text, out TimeSpan value, out string error))

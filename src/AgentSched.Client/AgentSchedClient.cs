@@ -142,6 +142,34 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
         CallAsync(new ApiRequest(ApiOp.Stats), cancellationToken);
 
     /// <summary>
+    /// The recent steps agent_class recorded for each thread of <paramref name="pid"/> (<c>steps</c>):
+    /// the last 32 per thread, or those of them that ended after <paramref name="afterNs"/>; null
+    /// when the daemon is unavailable (with <see cref="DaemonUnavailableBehavior.Ignore"/>).
+    /// </summary>
+    /// <param name="pid">A process id, or one thread's id for that thread alone.</param>
+    /// <param name="afterNs">Only steps that ended after this CLOCK_MONOTONIC time, in ns (compare
+    /// <see cref="StepRecord.EndNs"/> and <see cref="TaskStepsReport.NowNs"/>); null: every kept step.</param>
+    /// <param name="cancellationToken">Cancels the wait for the answer (the connection is then dropped).</param>
+    /// <exception cref="AgentSchedException">The daemon refused: <c>not_tracing</c> (fallback mode, or
+    /// Scheduler:TraceSteps off), <c>no_such_process</c>, <c>permission_denied</c>.</exception>
+    /// <exception cref="AgentSchedUnavailableException">The daemon is unreachable and <see cref="DaemonUnavailableBehavior.Throw"/> is set.</exception>
+    public async Task<TaskStepsReport?> StepsAsync(int pid, long? afterNs = null, CancellationToken cancellationToken = default) =>
+        await CallAsync(StepsRequest(pid, afterNs), cancellationToken).ConfigureAwait(false) is { } r ? TaskStepsReport.Parse(r) : null;
+
+    /// <summary><see cref="StepsAsync"/>, blocking.</summary>
+    /// <inheritdoc cref="StepsAsync" path="/param"/>
+    /// <inheritdoc cref="StepsAsync" path="/exception"/>
+    public TaskStepsReport? Steps(int pid, long? afterNs = null) =>
+        Call(StepsRequest(pid, afterNs)) is { } r ? TaskStepsReport.Parse(r) : null;
+
+    private static ApiRequest StepsRequest(int pid, long? afterNs)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pid, 1);
+        if (afterNs is < 0) throw new ArgumentOutOfRangeException(nameof(afterNs), afterNs, "after_ns must be 0 or more");
+        return new ApiRequest(ApiOp.Steps) { Pid = pid, AfterNs = afterNs };
+    }
+
+    /// <summary>
     /// Opens a step window: the calling process (or only the calling thread) is BURST until the
     /// returned scope is disposed or <paramref name="window"/> runs out, whichever is first.
     /// </summary>

@@ -154,3 +154,97 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
         }
     }
 }
+
+/// <summary>
+/// agentschedd's <c>steps</c> (docs/protocol.md): the recent steps agent_class recorded for each
+/// thread of a process, from <see cref="AgentSchedClient.StepsAsync"/>.
+/// </summary>
+/// <param name="Pid">The process (or thread) asked about.</param>
+/// <param name="NowNs">The daemon's CLOCK_MONOTONIC when it answered, in ns: the clock of <see cref="StepRecord.EndNs"/>.</param>
+/// <param name="Threads">The threads that have recorded steps; a thread that never finished a step while marked is left out.</param>
+public sealed record TaskStepsReport(int Pid, long NowNs, IReadOnlyList<ThreadStepsReport> Threads)
+{
+    internal static TaskStepsReport Parse(JsonElement r)
+    {
+        try
+        {
+            return new TaskStepsReport(
+                r.GetProperty("pid").GetInt32(),
+                r.GetProperty("now_ns").GetInt64(),
+                [.. r.GetProperty("threads").EnumerateArray().Select(ThreadStepsReport.Parse)]);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new AgentSchedException("bad_response", $"agentschedd's steps lacks a field this client needs ({e.Message})", e);
+        }
+    }
+}
+
+/// <summary>One thread's part of a <see cref="TaskStepsReport"/>.</summary>
+/// <param name="Tid">The thread id.</param>
+/// <param name="Comm">The thread's name (<c>/proc/PID/task/TID/comm</c>); empty when it could not be read.</param>
+/// <param name="Steps">How many steps the thread has finished so far (its steps are numbered 1 to this).</param>
+/// <param name="Recent">Its kept steps (the scheduler keeps the last 32) that ended after the <c>afterNs</c> asked for, oldest first.</param>
+public sealed record ThreadStepsReport(int Tid, string Comm, long Steps, IReadOnlyList<StepRecord> Recent)
+{
+    internal static ThreadStepsReport Parse(JsonElement t) => new(
+        t.GetProperty("tid").GetInt32(),
+        t.GetProperty("comm").GetString()!,
+        t.GetProperty("steps").GetInt64(),
+        [.. t.GetProperty("recent").EnumerateArray().Select(StepRecord.Parse)]);
+}
+
+/// <summary>
+/// One finished step of a thread: from when it became runnable after blocking to when it blocked
+/// again. Times are in nanoseconds as the daemon sent them; <see cref="Total"/>, <see cref="Wait"/>
+/// and <see cref="Run"/> are the same as <see cref="TimeSpan"/>s (100 ns resolution).
+/// </summary>
+/// <param name="Seq">The thread's step number, from 1. A jump between two reads means steps were overwritten before they were read.</param>
+/// <param name="EndNs">CLOCK_MONOTONIC when the step ended, in ns (the clock of <see cref="TaskStepsReport.NowNs"/>).</param>
+/// <param name="Class">The class of the step's first run.</param>
+/// <param name="TotalNs">Runnable → blocked.</param>
+/// <param name="WaitNs">The part spent runnable but not on a CPU, summed over the step.</param>
+/// <param name="RunNs">The part spent on a CPU.</param>
+/// <param name="Cpu">The CPU the step last ran on.</param>
+/// <param name="HomeCpu">The home CPU when the step began (the mark's <c>home_cpu</c>, or where the task ran before); -1 when unknown.</param>
+/// <param name="HomeHit">Every run of the step was on <paramref name="HomeCpu"/>.</param>
+/// <param name="Migrations">Runs on another CPU than the step's previous run.</param>
+/// <param name="Preemptions">Times the step lost its CPU while still runnable.</param>
+/// <param name="Demoted">A budget demoted the task to NORMAL during the step.</param>
+public sealed record StepRecord(
+    long Seq, long EndNs, TaskClass Class, long TotalNs, long WaitNs, long RunNs,
+    int Cpu, int HomeCpu, bool HomeHit, int Migrations, int Preemptions, bool Demoted)
+{
+    /// <summary><see cref="TotalNs"/> as a <see cref="TimeSpan"/>.</summary>
+    public TimeSpan Total => Nanoseconds(TotalNs);
+
+    /// <summary><see cref="WaitNs"/> as a <see cref="TimeSpan"/>.</summary>
+    public TimeSpan Wait => Nanoseconds(WaitNs);
+
+    /// <summary><see cref="RunNs"/> as a <see cref="TimeSpan"/>.</summary>
+    public TimeSpan Run => Nanoseconds(RunNs);
+
+    private static TimeSpan Nanoseconds(long ns) => TimeSpan.FromTicks(ns / 100);
+
+    internal static StepRecord Parse(JsonElement s)
+    {
+        string? name = s.GetProperty("class").GetString();
+        if (!TaskClassNames.TryParse(name, out TaskClass c))
+        {
+            throw new FormatException($"unknown class '{name}'");
+        }
+        return new StepRecord(
+            s.GetProperty("seq").GetInt64(),
+            s.GetProperty("end_ns").GetInt64(),
+            c,
+            s.GetProperty("total_ns").GetInt64(),
+            s.GetProperty("wait_ns").GetInt64(),
+            s.GetProperty("run_ns").GetInt64(),
+            s.GetProperty("cpu").GetInt32(),
+            s.GetProperty("home_cpu").GetInt32(),
+            s.GetProperty("home_hit").GetBoolean(),
+            s.GetProperty("migrations").GetInt32(),
+            s.GetProperty("preemptions").GetInt32(),
+            s.GetProperty("demoted").GetBoolean());
+    }
+}

@@ -18,7 +18,7 @@ public sealed class CompletionCommandTests
 
         Assert.Equal(0, r.Code);
         Assert.Equal((0, ""), (syntax.ExitCode, syntax.Stderr));
-        foreach (string command in new[] { "mark", "unmark", "run", "status", "top", "doctor", "completion" })
+        foreach (string command in new[] { "mark", "unmark", "run", "status", "top", "trace", "doctor", "completion" })
         {
             Assert.Contains($"\t{command}) COMPREPLY=", r.Out);
         }
@@ -36,11 +36,17 @@ public sealed class CompletionCommandTests
             complete_words agentsched st
             complete_words agentsched mark --class b
             complete_words agentsched run --cl
+            complete_words agentsched tr
+            complete_words agentsched trace --st
+            complete_words agentsched trace --pid 1
             """);
 
         ProcessResult r = await ProcessRunner.RunAsync("bash", [file], TimeSpan.FromSeconds(30));
 
-        Assert.Equal("status\nburst batch\n--class\n", r.Stdout);
+        string[] lines = r.Stdout.Split('\n');
+        Assert.Equal(["status", "burst batch", "--class", "trace", "--steps"], lines[..5]);
+        Assert.Contains("1", lines[5].Split(' ')); // pids starting with 1: init's at least
+        Assert.DoesNotContain("--json", lines[5]);
     }
 
     [Fact]

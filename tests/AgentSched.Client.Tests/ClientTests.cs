@@ -136,6 +136,17 @@ public sealed class ClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFallbackDaemonRecordsNoSteps()
+    {
+        using AgentSchedClient client = Client(DaemonUnavailableBehavior.Ignore);
+
+        var e = await Assert.ThrowsAsync<AgentSchedException>(() => client.StepsAsync(Environment.ProcessId, cancellationToken: Ct));
+
+        Assert.Equal(ErrorCode.NotTracing, e.Code);
+        Assert.Contains("Scheduler:TraceSteps", e.Detail);
+    }
+
+    [Fact]
     public async Task ItReconnectsAfterTheDaemonRestarts()
     {
         using AgentSchedClient client = Client();
@@ -407,7 +418,7 @@ public sealed class ClientTests : IAsyncLifetime
         Assert.Equal(3, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.EndsWith("(exit 0, step window open)", StringComparison.Ordinal)));
     }
 
-    private sealed class ListLogger : ILogger
+    internal sealed class ListLogger : ILogger
     {
         public List<string> Warnings { get; } = [];
 

@@ -5,14 +5,22 @@ namespace AgentSched.Tests;
 
 /// <summary>
 /// A stand-in for agentschedd on a Unix socket that answers every request line with a fixed
-/// response after a delay: for clients facing a slow, hung or misbehaving daemon.
+/// response after a delay: for clients facing a slow, hung or misbehaving daemon. Or, given a
+/// function, with the response it makes of each request line: a scripted daemon.
 /// </summary>
 internal sealed class FakeDaemon : IDisposable
 {
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
+    private readonly List<string> _lines = [];
 
     public FakeDaemon(string response, TimeSpan delay, int backlog = 16, bool accept = true)
+        : this(_ => response, delay, backlog, accept)
+    {
+    }
+
+    /// <summary>Answers each request line with <paramref name="respond"/>'s response to it.</summary>
+    public FakeDaemon(Func<string, string> respond, TimeSpan delay = default, int backlog = 16, bool accept = true)
     {
         SocketPath = Path.Combine(DaemonProcess.NewDirectory(), "fake.sock");
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -20,7 +28,7 @@ internal sealed class FakeDaemon : IDisposable
         _listener.Listen(backlog);
         if (accept)
         {
-            _ = Task.Run(() => AcceptLoop(response, delay));
+            _ = Task.Run(() => AcceptLoop(respond, delay));
         }
     }
 
@@ -36,7 +44,16 @@ internal sealed class FakeDaemon : IDisposable
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
 
-    private async Task AcceptLoop(string response, TimeSpan delay)
+    /// <summary>The request lines received so far, over all connections, in the order they arrived.</summary>
+    public IReadOnlyList<string> RequestLines
+    {
+        get
+        {
+            lock (_lines) return [.. _lines];
+        }
+    }
+
+    private async Task AcceptLoop(Func<string, string> respond, TimeSpan delay)
     {
         try
         {
@@ -44,7 +61,7 @@ internal sealed class FakeDaemon : IDisposable
             {
                 Socket client = await _listener.AcceptAsync(_stop.Token);
                 Interlocked.Increment(ref _connections);
-                _ = Task.Run(() => Serve(client, response, delay));
+                _ = Task.Run(() => Serve(client, respond, delay));
             }
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
@@ -52,7 +69,7 @@ internal sealed class FakeDaemon : IDisposable
         }
     }
 
-    private async Task Serve(Socket client, string response, TimeSpan delay)
+    private async Task Serve(Socket client, Func<string, string> respond, TimeSpan delay)
     {
         using (client)
         using (var stream = new NetworkStream(client))
@@ -60,9 +77,11 @@ internal sealed class FakeDaemon : IDisposable
         {
             try
             {
-                while (await reader.ReadLineAsync(_stop.Token) is not null)
+                while (await reader.ReadLineAsync(_stop.Token) is { } line)
                 {
+                    lock (_lines) _lines.Add(line);
                     Interlocked.Increment(ref _requests);
+                    string response = respond(line);
                     await Task.Delay(delay, _stop.Token);
                     await stream.WriteAsync(Encoding.UTF8.GetBytes(response + "\n"), _stop.Token);
                 }

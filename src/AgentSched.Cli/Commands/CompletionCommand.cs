@@ -72,6 +72,7 @@ internal static class CompletionCommand
         sb.Append("\tcase $prev in\n");
         sb.Append("\t--class|-c) COMPREPLY=($(compgen -W \"burst batch normal\" -- \"$cur\")); return ;;\n");
         sb.Append("\t--socket) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n");
+        sb.Append("\t--pid|-p) COMPREPLY=($(compgen -W \"$(ps -e -o pid= 2>/dev/null)\" -- \"$cur\")); return ;;\n");
         sb.Append($"\t{valued}) return ;;\n");
         sb.Append("\tesac\n");
         sb.Append("\tcase $cmd in\n");

@@ -6,7 +6,7 @@ namespace AgentSched.Kernel.Tests;
 /// <summary>
 /// The agentsched CLI on the real kernel: <c>run</c> classifies its command before the command's
 /// first instruction, which the kernel (/proc/PID/sched) and the scheduler's own counters show;
-/// <c>top</c> reports those counters.
+/// <c>top</c> reports those counters; <c>trace</c> prints the steps the scheduler recorded.
 /// </summary>
 public sealed class CliKernelTests
 {
@@ -81,6 +81,51 @@ public sealed class CliKernelTests
         JsonElement burst = doc.RootElement.GetProperty("classes").GetProperty("burst").GetProperty("dispatches");
         // Nothing else on this VM is marked: the BURST dispatches since `before` are the command's.
         Assert.True(burst.GetProperty("total").GetUInt64() - before.Burst >= Wakeups, $"top reports {burst} BURST dispatches; {before.Burst} before the command ran");
+    }
+
+    [Fact]
+    public async Task TracePrintsEachStepOfARunningAgentLoop()
+    {
+        using DaemonProcess d = await StartAsync();
+        using var loop = System.Diagnostics.Process.Start(ProcessRunner.StartInfo(RepoPaths.Cli, "--socket", d.SocketPath, "run", "--class", "burst", "--",
+            RepoPaths.Workload, "steps", "--seconds", "60", "--tool-us", "2000", "--parse-us", "200"))!;
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);   // past the runtime's start-up
+            ProcessResult trace = await ProcessRunner.RunAsync(RepoPaths.Cli,
+                ["--socket", d.SocketPath, "trace", "--pid", loop.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--steps", "20", "--json", "--interval", "50ms"], s_timeout);
+
+            Assert.True(trace.ExitCode == 0, $"exit {trace.ExitCode}: {trace.Stderr}");
+            JsonElement[] lines = [.. trace.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+            JsonElement[] steps = [.. lines.Where(l => l.GetProperty("type").GetString() == "step")];
+            Assert.Equal(20, steps.Length);
+            var tids = Directory.GetDirectories($"/proc/{loop.Id}/task").Select(p => int.Parse(Path.GetFileName(p), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+            foreach (JsonElement s in steps)
+            {
+                ulong total = s.GetProperty("total_ns").GetUInt64(), wait = s.GetProperty("wait_ns").GetUInt64(), run = s.GetProperty("run_ns").GetUInt64();
+                Assert.True(tids.Contains(s.GetProperty("tid").GetInt32()), $"{s} is not a thread of the loop ({string.Join(",", tids)})");
+                Assert.True(run > 0 && wait + run <= total + 1000 && total < 10_000_000_000, $"implausible step {s}");
+                Assert.Contains(s.GetProperty("class").GetString(), new[] { "burst", "normal" });
+                Assert.InRange(s.GetProperty("cpu").GetInt32(), 0, Environment.ProcessorCount - 1);
+            }
+            // Per thread the steps come in order, each seq after the last (a gap line covers any skip).
+            foreach (var thread in lines.GroupBy(l => l.GetProperty("tid").GetInt32()))
+            {
+                long last = 0;
+                foreach (JsonElement l in thread)
+                {
+                    long first = l.GetProperty("type").GetString() == "gap" ? l.GetProperty("first_seq").GetInt64() : l.GetProperty("seq").GetInt64();
+                    Assert.True(last == 0 || first == last + 1, $"tid {thread.Key}: {first} after {last}: {trace.Stdout}");
+                    last = l.GetProperty("type").GetString() == "gap" ? l.GetProperty("last_seq").GetInt64() : first;
+                }
+            }
+            // The tool thread's steps are its 2 ms of CPU: some step ran at least that long.
+            Assert.Contains(steps, s => s.GetProperty("run_ns").GetUInt64() >= 1_900_000);
+        }
+        finally
+        {
+            if (!loop.HasExited) loop.Kill();
+        }
     }
 
     [Fact]

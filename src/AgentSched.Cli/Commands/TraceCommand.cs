@@ -254,10 +254,11 @@ internal sealed record TracedStep(int Tid, string Comm, StepRecord Step, long Mi
 /// in between, by each thread's step numbers (<c>seq</c>).
 /// </summary>
 /// <remarks>
-/// The daemon reads each thread's ring, then its clock (<c>now_ns</c>); a step that ends while it
-/// reads ends before that <c>now_ns</c> without being in the answer, and asking next for the steps
-/// after that <c>now_ns</c> would lose it. Asking for the steps after the <c>now_ns</c> of the poll
-/// before (one interval earlier) cannot, and what comes twice is dropped by its <c>seq</c>.
+/// Asking next for the steps after an answer's <c>now_ns</c> loses nothing only if the daemon read
+/// its clock before the rings (it does since the first release with trace; a daemon that read it
+/// after could end a step before <c>now_ns</c> without putting it in the answer). Asking for the
+/// steps after the <c>now_ns</c> of the poll before (one interval earlier) is safe either way, and
+/// what comes twice is dropped by its <c>seq</c>.
 /// </remarks>
 internal sealed class StepTracer
 {

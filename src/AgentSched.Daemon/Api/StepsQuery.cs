@@ -59,6 +59,9 @@ internal sealed class StepsQuery(SchedulerSupervisor supervisor)
             {
                 return RegistryResult.Fail(ErrorCode.NoSuchProcess, $"no process or thread with id {pid}");
             }
+            // The clock is read before the rings: a step that ends while they are read ends after
+            // now_ns, so a poller that asks next for after_ns = now_ns cannot miss it.
+            ulong now = MonotonicClock.NowNs();
             var threads = new List<(int Tid, string Comm, TaskSteps Steps)>();
             foreach (int tid in tids)
             {
@@ -79,7 +82,6 @@ internal sealed class StepsQuery(SchedulerSupervisor supervisor)
                     return NotTracing(); // ejected while we read
                 }
             }
-            ulong now = MonotonicClock.NowNs();
             long after = request.AfterNs ?? -1;
             return new RegistryResult(null, w => Write(w, pid, now, after, threads));
         }

@@ -59,7 +59,8 @@
  * tracepoint is needed. Each step goes into per-class log2 histograms (`step_stats`, by the class
  * of the step's first run) and into the task's ring of its last AGENT_STEP_RING_LEN steps
  * (`step_rings`, created at its first step), which agentschedd reads for `agentsched trace`.
- * trace_steps = 0 compiles all of it out at load time.
+ * A task that leaves agent_class mid-step (switched to another sched class) has that step
+ * discarded. trace_steps = 0 compiles all of it out at load time.
  *
  * Caveats: LLC topology comes from the `cpu_llc` map, which userspace fills (all zero means one
  * LLC). Step windows use CLOCK_MONOTONIC (bpf_ktime_get_ns), the clock userspace writes them in.
@@ -249,7 +250,7 @@ static void step_time(struct agent_step_stats *st, __u32 class_id, enum agent_st
 	st->sum_ns[class_id][t] += ns;
 }
 
-/* Keeps the finished step in the task's ring; see struct agent_step for the write order. */
+/* Keeps the finished step in the task's ring, under the ring's lock (user space reads with BPF_F_LOCK). */
 static void ring_step(struct task_struct *p, struct task_ctx *tctx, __u64 now, __u64 total)
 {
 	struct agent_step_ring *ring;
@@ -259,10 +260,10 @@ static void ring_step(struct task_struct *p, struct task_ctx *tctx, __u64 now, _
 	ring = bpf_task_storage_get(&step_rings, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ring)
 		return;
+	bpf_spin_lock(&ring->lock);
 	n = ring->steps + 1;
 	rec = &ring->ring[(n - 1) & (AGENT_STEP_RING_LEN - 1)];
-	*(volatile __u64 *)&rec->start_seq = n;
-	barrier();
+	rec->seq = n;
 	rec->end_ns = now;
 	rec->total_ns = total;
 	rec->wait_ns = tctx->step_wait_ns;
@@ -273,10 +274,8 @@ static void ring_step(struct task_struct *p, struct task_ctx *tctx, __u64 now, _
 	rec->preemptions = tctx->step_preemptions;
 	rec->class_id = tctx->step_class;
 	rec->flags = tctx->step_flags;
-	barrier();
-	*(volatile __u64 *)&rec->done_seq = n;
-	barrier();
 	ring->steps = n;
+	bpf_spin_unlock(&ring->lock);
 }
 
 /* The task blocked: records the step it ends (a marked task's, that ran) and closes it. */
@@ -291,8 +290,6 @@ static void end_step(struct task_struct *p, struct task_ctx *tctx)
 	if (tctx->marked && c < AGENT_NR_CLASSES && (st = bpf_map_lookup_elem(&step_stats, &zero))) {
 		now = bpf_ktime_get_ns();
 		total = now - tctx->step_start;
-		if (tctx->step_demoted)
-			tctx->step_flags |= AGENT_STEP_F_DEMOTED;
 		step_time(st, c, AGENT_STEP_TOTAL, total);
 		step_time(st, c, AGENT_STEP_WAIT, tctx->step_wait_ns);
 		step_time(st, c, AGENT_STEP_RUN, tctx->step_ns);
@@ -595,13 +592,16 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 void BPF_STRUCT_OPS(agent_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_ctx(p);
+	__u64 now = bpf_ktime_get_ns();
 
 	if (!tctx)
 		return;
-	tctx->queued_at = bpf_ktime_get_ns();
+	/* Kept when it was queued already (a save/restore of a queued task: it has waited since). */
+	if (!tctx->queued_at)
+		tctx->queued_at = now;
 	if (trace_steps && !tctx->step_start) {
 		/* Woken (or new): a step begins. */
-		tctx->step_start = tctx->queued_at;
+		tctx->step_start = now;
 		tctx->step_wait_ns = 0;
 		tctx->step_cpu = -1;
 		tctx->step_migrations = 0;
@@ -662,6 +662,12 @@ void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 		return;
 	ran = now - tctx->running_at;
 	tctx->step_ns += ran;
+	/*
+	 * Still runnable: it waits from now. Set here, not only in ops.enqueue, because a task that a
+	 * higher sched class preempted goes back to its local queue without ops.enqueue.
+	 */
+	if (runnable && !tctx->queued_at)
+		tctx->queued_at = now;
 	if (trace_steps && runnable && tctx->step_start)
 		tctx->step_preemptions = sat_inc16(tctx->step_preemptions);
 
@@ -684,12 +690,31 @@ void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 	tctx->period_burst_ns += ran;
 	if (!tctx->period_demoted && tctx->period_burst_ns * 100 >= credit_period_ns * credit_share_pct) {
 		tctx->period_demoted = 1;
+		tctx->step_flags |= AGENT_STEP_F_DEMOTED;
 		stat_inc(AGENT_STAT_DEMOTE_PERIOD);
 	}
 	if (!tctx->step_demoted && tctx->step_ns > tctx->step_budget) {
 		tctx->step_demoted = 1;
+		tctx->step_flags |= AGENT_STEP_F_DEMOTED;
 		stat_inc(AGENT_STAT_DEMOTE_STEP);
 	}
+}
+
+/*
+ * The task leaves agent_class (another sched class, or it exits): the callbacks stop until it
+ * comes back, so the step in progress, its wait and its step budget would span the time away.
+ * Discard them; it starts afresh when it returns.
+ */
+void BPF_STRUCT_OPS(agent_disable, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_ctx(p);
+
+	if (!tctx)
+		return;
+	tctx->step_start = 0;
+	tctx->queued_at = 0;
+	tctx->step_ns = 0;
+	tctx->step_demoted = 0;
 }
 
 void BPF_STRUCT_OPS(agent_quiescent, struct task_struct *p, u64 deq_flags)
@@ -783,6 +808,7 @@ struct sched_ext_ops agent_class_ops = {
 	.running	= (void *)agent_running,
 	.stopping	= (void *)agent_stopping,
 	.quiescent	= (void *)agent_quiescent,
+	.disable	= (void *)agent_disable,
 	.init_task	= (void *)agent_init_task,
 	.init		= (void *)agent_init,
 	.exit		= (void *)agent_exit,

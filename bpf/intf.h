@@ -12,7 +12,7 @@
 #define AGENTSCHED_INTF_H
 
 enum agent_abi {
-	AGENT_ABI_VERSION	= 3,
+	AGENT_ABI_VERSION	= 4,
 };
 
 /* Scheduling classes a hint can ask for. NORMAL is also what an unhinted task gets. */
@@ -132,12 +132,9 @@ struct agent_step_stats {
 };
 _Static_assert(sizeof(struct agent_step_stats) == 2472, "struct agent_step_stats is part of the ABI");
 
-/*
- * One finished step. The writer stores start_seq first and done_seq last; a reader that copies
- * the record front to back (done_seq first) and finds done_seq == start_seq has a whole record.
- */
+/* One finished step. */
 struct agent_step {
-	__u64 done_seq;		/* the task's step number (1-based) once the record is complete */
+	__u64 seq;		/* the task's step number, from 1 */
 	__u64 end_ns;		/* CLOCK_MONOTONIC when the step ended */
 	__u64 total_ns;		/* AGENT_STEP_TOTAL */
 	__u64 wait_ns;		/* AGENT_STEP_WAIT */
@@ -149,15 +146,20 @@ struct agent_step {
 	__u8 class_id;		/* class of its first run */
 	__u8 flags;		/* enum agent_step_flags */
 	__u8 pad[2];
-	__u64 start_seq;	/* the step number, stored before the rest */
 };
-_Static_assert(sizeof(struct agent_step) == 64, "struct agent_step is part of the ABI");
+_Static_assert(sizeof(struct agent_step) == 56, "struct agent_step is part of the ABI");
 
-/* A task's recent steps: the `step_rings` task-storage map's value, read through a pidfd. */
+/*
+ * A task's recent steps: the `step_rings` task-storage map's value, read through a pidfd. The
+ * scheduler writes a step under `lock`, and user space reads with BPF_F_LOCK, so a read never
+ * sees a record half written (the kernel's copy of a map value has no defined order).
+ */
 struct agent_step_ring {
+	struct bpf_spin_lock lock;
+	__u32 pad;
 	__u64 steps;		/* steps recorded so far; step n is in ring[(n - 1) % AGENT_STEP_RING_LEN] */
 	struct agent_step ring[AGENT_STEP_RING_LEN];
 };
-_Static_assert(sizeof(struct agent_step_ring) == 8 + 64 * 32, "struct agent_step_ring is part of the ABI");
+_Static_assert(sizeof(struct agent_step_ring) == 16 + 56 * 32, "struct agent_step_ring is part of the ABI");
 
 #endif /* AGENTSCHED_INTF_H */

@@ -124,7 +124,7 @@ public sealed class AgentClassAdoptTests : IDisposable
     }
 
     [Fact]
-    public unsafe void StepRingsAreReadPerThreadThroughAPidfdAndTornRecordsAreLeftOut()
+    public unsafe void StepRingsAreReadPerThreadThroughAPidfdUnderTheirLock()
     {
         PinTwin();
         using var scheduler = AgentClassScheduler.Adopt(_dir.Path);
@@ -132,25 +132,32 @@ public sealed class AgentClassAdoptTests : IDisposable
         using ProcessHandle thread = ProcessHandle.OpenThread(child.Pid);
         Assert.Null(scheduler.ReadSteps(thread));   // nothing recorded: no ring
 
-        var ring = new AgentStepRing { Steps = 34 };
-        Span<AgentStep> records = MemoryMarshal.Cast<byte, AgentStep>(new Span<byte>(ring.Ring, AgentStepSizes.RingLen * sizeof(AgentStep)));
-        for (ulong n = 3; n <= 34; n++)   // steps 1 and 2 were overwritten by 33 and 34
-        {
-            records[(int)((n - 1) % AgentStepSizes.RingLen)] = new AgentStep
-            {
-                DoneSeq = n, StartSeq = n, EndNs = 1000 * n, TotalNs = 2_000_000, WaitNs = 50_000, RunNs = 1_950_000,
-                Cpu = 1, HomeCpu = 1, Migrations = 0, Preemptions = 2, ClassId = (byte)AgentClass.Burst,
-                Flags = (byte)(n == 34 ? AgentStepFlags.Home | AgentStepFlags.Demoted : AgentStepFlags.Home),
-            };
-        }
-        records[(int)((20 - 1) % AgentStepSizes.RingLen)].StartSeq = 52;   // being rewritten as step 52
         int key = thread.Fd;
-        _twin.Map(AgentClassScheduler.StepRingsPin).Update(BitConverter.GetBytes(key), MemoryMarshal.AsBytes(new Span<AgentStepRing>(ref ring)));
+        TaskSteps Write(ulong steps, ulong first)
+        {
+            var ring = new AgentStepRing { Steps = steps };
+            Span<AgentStep> records = MemoryMarshal.Cast<byte, AgentStep>(new Span<byte>(ring.Ring, AgentStepSizes.RingLen * sizeof(AgentStep)));
+            for (ulong n = first; n <= steps; n++)
+            {
+                records[(int)((n - 1) % AgentStepSizes.RingLen)] = Step(n);
+            }
+            _twin.Map(AgentClassScheduler.StepRingsPin).Update(BitConverter.GetBytes(key), MemoryMarshal.AsBytes(new Span<AgentStepRing>(ref ring)));
+            return scheduler.ReadSteps(thread)!;   // BPF_F_LOCK: the map's value has its spin lock
+        }
+        static AgentStep Step(ulong n) => new()
+        {
+            Seq = n, EndNs = 1000 * n, TotalNs = 2_000_000, WaitNs = 50_000, RunNs = 1_950_000,
+            Cpu = 1, HomeCpu = 1, Migrations = 0, Preemptions = 2, ClassId = (byte)AgentClass.Burst,
+            Flags = (byte)(n == 34 ? AgentStepFlags.Home | AgentStepFlags.Demoted : AgentStepFlags.Home),
+        };
 
-        TaskSteps steps = scheduler.ReadSteps(thread)!;
+        TaskSteps young = Write(5, 1);                  // slots 6 to 32 never written
+        TaskSteps steps = Write(34, 3);                 // steps 1 and 2 were overwritten by 33 and 34
 
+        Assert.Equal(5UL, young.Steps);
+        Assert.Equal([1UL, 2, 3, 4, 5], young.Recent.Select(s => s.Seq));
         Assert.Equal(34UL, steps.Steps);
-        Assert.Equal(Enumerable.Range(3, 32).Where(n => n != 20).Select(n => (ulong)n), steps.Recent.Select(s => s.Seq));
+        Assert.Equal(Enumerable.Range(3, 32).Select(n => (ulong)n), steps.Recent.Select(s => s.Seq));
         TaskStep last = steps.Recent[^1];
         Assert.Equal(new TaskStep(34, 34_000, 2_000_000, 50_000, 1_950_000, 1, 1, 0, 2, AgentClass.Burst, HomeHit: true, Demoted: true), last);
         Assert.False(steps.Recent[0].Demoted);

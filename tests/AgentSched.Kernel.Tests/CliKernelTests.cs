@@ -140,8 +140,15 @@ public sealed class CliKernelTests
                 spinners.Add(System.Diagnostics.Process.Start(ProcessRunner.StartInfo(
                     RepoPaths.Cli, "--socket", d.SocketPath, "run", "--class", "batch", "--", "sh", "-c", "while :; do :; done"))!);
             }
-            await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+            // Under TCG three BATCH processes can take a while to get going (each waits behind the
+            // NORMAL work that starts them): sample until all three are counted, 20 s at most.
             JsonElement busy = await TopAsync(d);
+            for (var clock = System.Diagnostics.Stopwatch.StartNew();
+                 busy.GetProperty("batch").GetProperty("runnable").GetUInt64() < 3 && clock.Elapsed < TimeSpan.FromSeconds(20);)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
+                busy = await TopAsync(d);
+            }
 
             foreach (var p in spinners) p.Kill();
             foreach (var p in spinners) await p.WaitForExitAsync(TestContext.Current.CancellationToken);

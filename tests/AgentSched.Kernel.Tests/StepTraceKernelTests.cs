@@ -107,6 +107,38 @@ public sealed class StepTraceKernelTests
         }
     }
 
+    [Fact]
+    public async Task AStepCutByLeavingAgentClassIsDiscardedNotStretched()
+    {
+        // Partial mode: unmark moves the task back to the fair class, mark moves it to SCHED_EXT
+        // again. The spinner is almost always running, so both moves land in the middle of a step.
+        using DaemonProcess d = DaemonProcess.Start(null, "--Scheduler:Partial=true");
+        await d.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        using ApiConnection api = await ApiConnection.OpenAsync(d.SocketPath);
+        using var spinner = Process.Start(ProcessRunner.StartInfo(RepoPaths.Cli, "--socket", d.SocketPath, "run", "--class", "burst", "--",
+            RepoPaths.Workload, "spin", "--seconds", "60", "--run-us", "20000", "--sleep-us", "1000"))!;
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+            JsonElement unmark = await api.CallAsync($$"""{"v":1,"op":"unmark","pid":{{spinner.Id}}}""");
+            await Task.Delay(TimeSpan.FromSeconds(2), Ct);   // away from agent_class, running
+            JsonElement mark = await api.CallAsync($$"""{"v":1,"op":"mark","pid":{{spinner.Id}},"class":"burst"}""");
+            await Task.Delay(TimeSpan.FromMilliseconds(400), Ct);   // a few steps, far fewer than the ring's 32
+            JsonElement steps = await api.CallAsync($$"""{"v":1,"op":"steps","pid":{{spinner.Id}}}""");
+
+            Assert.True(unmark.GetProperty("ok").GetBoolean() && mark.GetProperty("ok").GetBoolean(), $"{unmark} {mark}");
+            JsonElement main = steps.GetProperty("threads").EnumerateArray().Single(t => t.GetProperty("tid").GetInt32() == spinner.Id);
+            JsonElement[] recent = [.. main.GetProperty("recent").EnumerateArray()];
+            Assert.True(recent.Length >= 2, $"{steps}");
+            // A step is one 20 ms spin and its waits; none may span the 2 s away from agent_class.
+            Assert.All(recent, r => Assert.True(r.GetProperty("total_ns").GetUInt64() < 1_000_000_000, $"{r} spans the time away: {steps}"));
+        }
+        finally
+        {
+            if (!spinner.HasExited) spinner.Kill();
+        }
+    }
+
     /// <summary>The kernel's count of the times a thread blocked.</summary>
     private static long Blocked(int pid, int tid) =>
         long.Parse(File.ReadLines($"/proc/{pid}/task/{tid}/status").Single(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))["voluntary_ctxt_switches:".Length..].Trim());

@@ -68,6 +68,12 @@ internal sealed class StepsQuery(SchedulerSupervisor supervisor)
                 try
                 {
                     using ProcessHandle thread = ProcessHandle.OpenThread(tid);
+                    // The tid was listed before it was opened: if it exited meanwhile and the id went
+                    // to another process's thread, that one is not ours to read.
+                    if (!isThread && !(Directory.Exists($"/proc/{pid}/task/{tid}") && thread.IsAlive))
+                    {
+                        continue;
+                    }
                     if (supervisor.ReadSteps(thread) is { } steps)
                     {
                         threads.Add((tid, ReadComm(pid, tid), steps));

@@ -7,7 +7,7 @@ namespace AgentSched.Interop.Abi;
 /// <summary><c>enum agent_abi</c>.</summary>
 public static class AgentAbi
 {
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary><c>AGENT_NR_CLASSES</c>: the number of <see cref="AgentClass"/> values.</summary>
     public const int NrClasses = 3;
@@ -153,7 +153,7 @@ public unsafe struct AgentStepStats
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct AgentStep
 {
-    public ulong DoneSeq;
+    public ulong Seq;
     public ulong EndNs;
     public ulong TotalNs;
     public ulong WaitNs;
@@ -165,13 +165,15 @@ public unsafe struct AgentStep
     public byte ClassId;
     public byte Flags;
     public fixed byte Pad[2];
-    public ulong StartSeq;
 }
 
-/// <summary><c>struct agent_step_ring</c>: a value of the <c>step_rings</c> task-storage map.</summary>
+/// <summary><c>struct agent_step_ring</c>: a value of the <c>step_rings</c> task-storage map
+/// (<see cref="Lock"/> is the BPF spin lock; read the value with BPF_F_LOCK).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct AgentStepRing
 {
+    public uint Lock;
+    public uint Pad;
     public ulong Steps;
-    public fixed byte Ring[AgentStepSizes.RingLen * 64];
+    public fixed byte Ring[AgentStepSizes.RingLen * 56];
 }

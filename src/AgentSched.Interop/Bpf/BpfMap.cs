@@ -142,12 +142,20 @@ public sealed unsafe class BpfMap : IDisposable
 
     /// <summary>Looks a key up; false when it is absent. <paramref name="value"/> must be the map's value size
     /// (for per-CPU maps: the value size rounded up to 8, times the possible CPUs).</summary>
-    public bool TryLookup(ReadOnlySpan<byte> key, Span<byte> value)
+    public bool TryLookup(ReadOnlySpan<byte> key, Span<byte> value) => TryLookup(key, value, locked: false);
+
+    /// <summary>
+    /// Like <see cref="TryLookup(ReadOnlySpan{byte}, Span{byte})"/>; with <paramref name="locked"/> the
+    /// value is copied under its bpf_spin_lock (BPF_F_LOCK), so the copy is never half of a BPF
+    /// program's update. Only for maps whose value holds a bpf_spin_lock (EINVAL otherwise).
+    /// </summary>
+    public bool TryLookup(ReadOnlySpan<byte> key, Span<byte> value, bool locked)
     {
+        const ulong BPF_F_LOCK = 4;
         fixed (byte* k = key)
         fixed (byte* v = value)
         {
-            int rc = Libbpf.MapLookupElem(Fd, k, v);
+            int rc = Libbpf.MapLookupElemFlags(Fd, k, v, locked ? BPF_F_LOCK : 0);
             if (rc == -2)
             {
                 return false;

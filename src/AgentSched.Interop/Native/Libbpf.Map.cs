@@ -29,6 +29,9 @@ internal static unsafe partial class Libbpf
     [LibraryImport(LibName, EntryPoint = "bpf_map_lookup_elem")]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
 
+    [LibraryImport(LibName, EntryPoint = "bpf_map_lookup_elem_flags")]
+    internal static partial int MapLookupElemFlags(int fd, void* key, void* value, ulong flags);
+
     [LibraryImport(LibName, EntryPoint = "bpf_map_update_elem")]
     internal static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
 

@@ -174,7 +174,7 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     {
         int pidfd = thread.Fd;
         byte[] value = new byte[sizeof(AgentStepRing)];
-        bool found = _stepRings.TryLookup(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)), value);
+        bool found = _stepRings.TryLookup(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in pidfd)), value, locked: true);
         GC.KeepAlive(thread);
         return found ? TaskSteps.Parse(value) : null;
     }

@@ -21,11 +21,10 @@ public sealed record TaskStep(
 
 /// <summary>A task's step count and its recent steps (the <c>step_rings</c> map's value for one task).</summary>
 /// <param name="Steps">Steps recorded for the task so far.</param>
-/// <param name="Recent">The whole records among the last <see cref="AgentStepSizes.RingLen"/>, oldest first.
-/// A record the scheduler was rewriting while it was read is left out.</param>
+/// <param name="Recent">The records kept, the last <see cref="AgentStepSizes.RingLen"/> at most, oldest first.</param>
 public sealed record TaskSteps(ulong Steps, IReadOnlyList<TaskStep> Recent)
 {
-    /// <summary>Decodes a copy of a struct agent_step_ring.</summary>
+    /// <summary>Decodes a copy of a struct agent_step_ring (read with BPF_F_LOCK, so no record is half written).</summary>
     /// <exception cref="ArgumentException"><paramref name="value"/> is not the size of one.</exception>
     public static unsafe TaskSteps Parse(ReadOnlySpan<byte> value)
     {
@@ -33,21 +32,20 @@ public sealed record TaskSteps(ulong Steps, IReadOnlyList<TaskStep> Recent)
         {
             throw new ArgumentException($"a step ring is {sizeof(AgentStepRing)} bytes, not {value.Length}", nameof(value));
         }
-        ulong steps = MemoryMarshal.Read<ulong>(value);
+        AgentStepRing header = MemoryMarshal.Read<AgentStepRing>(value);
         var recent = new List<TaskStep>(AgentStepSizes.RingLen);
-        ReadOnlySpan<AgentStep> ring = MemoryMarshal.Cast<byte, AgentStep>(value[sizeof(ulong)..]);
+        ReadOnlySpan<AgentStep> ring = MemoryMarshal.Cast<byte, AgentStep>(value[(int)Marshal.OffsetOf<AgentStepRing>(nameof(AgentStepRing.Ring))..]);
         foreach (ref readonly AgentStep s in ring)
         {
-            // Never written, or torn: the scheduler stores start_seq first and done_seq last.
-            if (s.DoneSeq == 0 || s.DoneSeq != s.StartSeq)
+            if (s.Seq == 0)
             {
-                continue;
+                continue; // a slot not written yet
             }
             var flags = (AgentStepFlags)s.Flags;
-            recent.Add(new TaskStep(s.DoneSeq, s.EndNs, s.TotalNs, s.WaitNs, s.RunNs, s.Cpu, s.HomeCpu, s.Migrations,
+            recent.Add(new TaskStep(s.Seq, s.EndNs, s.TotalNs, s.WaitNs, s.RunNs, s.Cpu, s.HomeCpu, s.Migrations,
                 s.Preemptions, (AgentClass)s.ClassId, flags.HasFlag(AgentStepFlags.Home), flags.HasFlag(AgentStepFlags.Demoted)));
         }
         recent.Sort((a, b) => a.Seq.CompareTo(b.Seq));
-        return new TaskSteps(steps, recent);
+        return new TaskSteps(header.Steps, recent);
     }
 }

@@ -14,6 +14,7 @@ const volatile __u64 slice_ns = 3000000;
 const volatile __u32 batch_slice_mult = 4;
 const volatile __u64 step_budget_ns, credit_period_ns, starve_ns, antimig_ns;
 const volatile __u32 credit_share_pct, nr_cpus;
+const volatile __u8 trace_steps;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

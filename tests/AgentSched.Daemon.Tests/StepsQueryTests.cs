@@ -56,6 +56,14 @@ public sealed class StepsQueryTests
     }
 
     [Fact]
+    public void TaskClassHasTheSchedulersClassIds()
+    {
+        // The daemon casts between them (hints, step records): same names, same values.
+        Assert.Equal(Enum.GetValues<AgentClass>().Select(c => (c.ToString(), (int)c)),
+            Enum.GetValues<TaskClass>().Select(c => (c.ToString(), (int)c)));
+    }
+
+    [Fact]
     public async Task AProcessAnswersForEachOfItsThreadsThatRecordedSteps()
     {
         var fake = new FakeBpfScheduler();

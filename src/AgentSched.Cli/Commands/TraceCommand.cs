@@ -220,18 +220,8 @@ internal static class TraceCommand
             w.WriteString("type", "step");
             w.WriteNumber("tid", t.Tid);
             w.WriteString("comm", t.Comm);
-            w.WriteNumber("seq", s.Seq);
-            w.WriteNumber("end_ns", s.EndNs);
-            w.WriteString("class", TaskClassNames.Name(s.Class));
-            w.WriteNumber("total_ns", s.TotalNs);
-            w.WriteNumber("wait_ns", s.WaitNs);
-            w.WriteNumber("run_ns", s.RunNs);
-            w.WriteNumber("cpu", s.Cpu);
-            w.WriteNumber("home_cpu", s.HomeCpu);
-            w.WriteBoolean("home_hit", s.HomeHit);
-            w.WriteNumber("migrations", s.Migrations);
-            w.WriteNumber("preemptions", s.Preemptions);
-            w.WriteBoolean("demoted", s.Demoted);
+            StepJson.WriteFields(w, s.Seq, s.EndNs, s.Class, s.TotalNs, s.WaitNs, s.RunNs,
+                s.Cpu, s.HomeCpu, s.HomeHit, s.Migrations, s.Preemptions, s.Demoted);
         }));
 
         public void Gap(TracedStep t) => o.WriteLine(JsonText.Write(w =>

@@ -140,13 +140,7 @@ internal sealed partial class RequestHandler(
             {
                 w.WriteStartObject(SnakeCase(c.ToString()));
                 w.WriteNumber("count", latency.Count(c));
-                w.WriteNumber("p50_us", latency.PercentileUpperBoundNs(c, 50) / 1000.0);
-                w.WriteNumber("p99_us", latency.PercentileUpperBoundNs(c, 99) / 1000.0);
-                w.WriteNumber("max_us", latency.MaxWaitNs(c) / 1000.0);
-                w.WriteNumber("sum_us", latency.WaitSumNs(c) / 1000.0);
-                w.WriteStartArray("buckets");
-                foreach (ulong b in latency.Buckets(c)) w.WriteNumberValue(b);
-                w.WriteEndArray();
+                WriteHistogram(w, latency.Histogram(c));
                 w.WriteEndObject();
             }
             w.WriteEndObject();
@@ -182,19 +176,25 @@ internal sealed partial class RequestHandler(
             w.WriteNumber("home_hits", steps.HomeHits(c));
             foreach (AgentStepTime t in Enum.GetValues<AgentStepTime>())
             {
-                Log2Histogram h = steps.Histogram(c, t);
                 w.WriteStartObject(SnakeCase(t.ToString()));
-                w.WriteNumber("p50_us", h.PercentileUpperBoundNs(50) / 1000.0);
-                w.WriteNumber("p99_us", h.PercentileUpperBoundNs(99) / 1000.0);
-                w.WriteNumber("sum_us", h.SumNs / 1000.0);
-                w.WriteStartArray("buckets");
-                foreach (ulong b in h.Buckets) w.WriteNumberValue(b);
-                w.WriteEndArray();
+                WriteHistogram(w, steps.Histogram(c, t));
                 w.WriteEndObject();
             }
             w.WriteEndObject();
         }
         w.WriteEndObject();
+    }
+
+    /// <summary>A log2 histogram's percentiles (bucket upper bounds), maximum when kept, sum and buckets.</summary>
+    private static void WriteHistogram(Utf8JsonWriter w, Log2Histogram h)
+    {
+        w.WriteNumber("p50_us", h.PercentileUpperBoundNs(50) / 1000.0);
+        w.WriteNumber("p99_us", h.PercentileUpperBoundNs(99) / 1000.0);
+        if (h.MaxNs is { } max) w.WriteNumber("max_us", max / 1000.0);
+        w.WriteNumber("sum_us", h.SumNs / 1000.0);
+        w.WriteStartArray("buckets");
+        foreach (ulong b in h.Buckets) w.WriteNumberValue(b);
+        w.WriteEndArray();
     }
 
     /// <summary>DispatchBurst → dispatch_burst.</summary>

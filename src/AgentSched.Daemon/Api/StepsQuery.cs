@@ -108,18 +108,9 @@ internal sealed class StepsQuery(SchedulerSupervisor supervisor)
             foreach (TaskStep s in steps.Recent.Where(s => after < 0 || s.EndNs > (ulong)after))
             {
                 w.WriteStartObject();
-                w.WriteNumber("seq", s.Seq);
-                w.WriteNumber("end_ns", s.EndNs);
-                w.WriteString("class", RequestHandler.SnakeCase(s.Class.ToString()));
-                w.WriteNumber("total_ns", s.TotalNs);
-                w.WriteNumber("wait_ns", s.WaitNs);
-                w.WriteNumber("run_ns", s.RunNs);
-                w.WriteNumber("cpu", s.Cpu);
-                w.WriteNumber("home_cpu", s.HomeCpu);
-                w.WriteBoolean("home_hit", s.HomeHit);
-                w.WriteNumber("migrations", s.Migrations);
-                w.WriteNumber("preemptions", s.Preemptions);
-                w.WriteBoolean("demoted", s.Demoted);
+                // TaskClass has agent_class_id's values (checked by a test).
+                StepJson.WriteFields(w, (long)s.Seq, (long)s.EndNs, (TaskClass)s.Class, (long)s.TotalNs, (long)s.WaitNs, (long)s.RunNs,
+                    s.Cpu, s.HomeCpu, s.HomeHit, s.Migrations, s.Preemptions, s.Demoted);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -113,18 +113,15 @@ internal sealed class DaemonMetrics : IDisposable
         if (Read().Stats is { } stats) yield return new Measurement<long>((long)stats[stat]);
     }
 
-    private IEnumerable<Measurement<long>> PerClass(AgentStat normal, AgentStat burst, AgentStat batch)
-    {
-        if (Read().Stats is not { } stats) yield break;
-        yield return new Measurement<long>((long)stats[normal], new KeyValuePair<string, object?>("class", "normal"));
-        yield return new Measurement<long>((long)stats[burst], new KeyValuePair<string, object?>("class", "burst"));
-        yield return new Measurement<long>((long)stats[batch], new KeyValuePair<string, object?>("class", "batch"));
-    }
+    private IEnumerable<Measurement<long>> PerClass(AgentStat normal, AgentStat burst, AgentStat batch) =>
+        Read().Stats is { } stats ? Classes(c => stats[c switch { AgentClass.Burst => burst, AgentClass.Batch => batch, _ => normal }]) : [];
 
-    private IEnumerable<Measurement<long>> PerStepClass(Func<AgentStepSnapshot, Func<AgentClass, ulong>> counter)
+    private IEnumerable<Measurement<long>> PerStepClass(Func<AgentStepSnapshot, Func<AgentClass, ulong>> counter) =>
+        Read().Steps is { } steps ? Classes(counter(steps)) : [];
+
+    /// <summary>One measurement per class, labelled normal, burst, batch.</summary>
+    private static IEnumerable<Measurement<long>> Classes(Func<AgentClass, ulong> read)
     {
-        if (Read().Steps is not { } steps) yield break;
-        Func<AgentClass, ulong> read = counter(steps);
         yield return new Measurement<long>((long)read(AgentClass.Normal), new KeyValuePair<string, object?>("class", "normal"));
         yield return new Measurement<long>((long)read(AgentClass.Burst), new KeyValuePair<string, object?>("class", "burst"));
         yield return new Measurement<long>((long)read(AgentClass.Batch), new KeyValuePair<string, object?>("class", "batch"));

@@ -26,6 +26,17 @@ public sealed class MetricsKernelTests
             {
                 hogs.Add(Process.Start(ProcessRunner.StartInfo(RepoPaths.Cli, "--socket", d.SocketPath, "run", "--class", "batch", "--", "sh", "-c", "while :; do :; done"))!);
             }
+            // Both spinners must be marked before the agent loop starts: once it runs, the daemon's
+            // answers wait behind BURST work, and `agentsched run` runs a command unmarked after 3 s.
+            using (ApiConnection setup = await ApiConnection.OpenAsync(d.SocketPath))
+            {
+                var clock = Stopwatch.StartNew();
+                while ((await setup.CallAsync("""{"v":1,"op":"status"}""")).GetProperty("marks").GetProperty("batch").GetInt32() < 2)
+                {
+                    Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the spinners were not both marked BATCH within 30 s");
+                    await Task.Delay(100, Ct);
+                }
+            }
             Task<ProcessResult> agent = ProcessRunner.RunAsync(RepoPaths.Cli,
                 ["--socket", d.SocketPath, "run", "--class", "burst", "--", RepoPaths.Workload, "steps", "--seconds", "6", "--tool-us", "2000", "--parse-us", "200", "--json"],
                 TimeSpan.FromSeconds(120));

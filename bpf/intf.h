@@ -12,7 +12,7 @@
 #define AGENTSCHED_INTF_H
 
 enum agent_abi {
-	AGENT_ABI_VERSION	= 4,
+	AGENT_ABI_VERSION	= 5,
 };
 
 /* Scheduling classes a hint can ask for. NORMAL is also what an unhinted task gets. */
@@ -43,6 +43,7 @@ enum agent_stat_idx {
 	AGENT_STAT_MIGRATE_IN_WINDOW,	/* BURST tasks that ran on another CPU inside their anti-migration window */
 	AGENT_STAT_WINDOW_EXPIRED,	/* hints whose step window ended */
 	AGENT_STAT_INHERITED,		/* forked tasks that started in their parent's class */
+	AGENT_STAT_BATCH_YIELD,		/* BATCH runs cut short (after slice_ns) for waiting BURST/NORMAL work */
 	/*
 	 * Gauges, not counters: tasks runnable (queued or running) per class, in class-id order.
 	 * A task adds 1 on the CPU where it is counted in a class and subtracts 1 on the CPU where

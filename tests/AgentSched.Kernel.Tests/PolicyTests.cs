@@ -41,11 +41,11 @@ public sealed class PolicyTests
             + string.Join(", ", stats.Select(kv => $"{kv.Key}={kv.Value}"));
         TestContext.Current.TestOutputHelper?.WriteLine(report);
 
-        // The step rate is reported, not asserted. Issue 3 asks for 2x over EEVDF. In this loop the
-        // medians of 2026-11-21 ranged 0.96-1.27x (the README and the issue's closing note have the
-        // numbers), so "better than EEVDF" would only be a coin toss here. It is a known, open
-        // shortfall of the policy, measured by scripts/demo and, later, scripts/bench; the report
-        // above carries the numbers into the test output of every run.
+        // Issue 3 asks for 2x over EEVDF; this loop measures 1.2-1.65x (medians of 2026-11-22, in
+        // the README), so only "faster than EEVDF" is asserted and the report above carries the
+        // numbers into the test output of every run. The BATCH hogs must have yielded to the loop.
+        Assert.True(ours > eevdf, $"the BURST loop was not faster than under EEVDF: {report}");
+        Assert.True(stats[AgentStat.BatchYield] > 0, $"no BATCH run was cut short for the waiting loop: {report}");
         Assert.True(stats[AgentStat.Inherited] >= (ulong)s_hogs, $"the hogs forked by a BATCH parent were not counted as inherited: {report}");
         Assert.True(latency.Count(AgentClass.Burst) > 0 && latency.Count(AgentClass.Batch) > 0, report);
         Assert.True(latency.PercentileUpperBoundNs(AgentClass.Burst, 99) < latency.PercentileUpperBoundNs(AgentClass.Batch, 99), report);

@@ -26,6 +26,7 @@ internal static class TopCommand
         ("migrate_in_window", "migrations inside anti-migration windows"),
         ("window_expired", "step windows expired"),
         ("inherited", "forks that inherited a class"),
+        ("batch_yield", "BATCH runs cut short for waiting work"),
     ];
 
     public static Command Create(CliConsole console, CliEnvironment environment)

@@ -53,6 +53,7 @@ internal sealed class DaemonMetrics : IDisposable
         Meter.CreateObservableCounter("agentsched.scheduler.window_migrations", () => Stat(AgentStat.MigrateInWindow), "{migration}", "BURST tasks that ran on another CPU inside their anti-migration window");
         Meter.CreateObservableCounter("agentsched.scheduler.windows_expired", () => Stat(AgentStat.WindowExpired), "{window}", "Step windows that ended by running out");
         Meter.CreateObservableCounter("agentsched.scheduler.inherited", () => Stat(AgentStat.Inherited), "{task}", "Forked tasks that started in their parent's class");
+        Meter.CreateObservableCounter("agentsched.scheduler.batch_yields", () => Stat(AgentStat.BatchYield), "{yield}", "BATCH runs cut short after one slice for waiting BURST or NORMAL work");
         Meter.CreateObservableCounter("agentsched.steps", () => PerStepClass(s => s.Steps), "{step}", "Steps of marked tasks (runnable after blocking, until blocking again), by the class of their first run");
         Meter.CreateObservableCounter("agentsched.steps.migrations", () => PerStepClass(s => s.Migrations), "{migration}", "Runs of a step on another CPU than its previous run, by class");
         Meter.CreateObservableCounter("agentsched.steps.preemptions", () => PerStepClass(s => s.Preemptions), "{preemption}", "Times a step lost its CPU while still runnable, by class");

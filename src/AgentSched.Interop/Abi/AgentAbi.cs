@@ -7,7 +7,7 @@ namespace AgentSched.Interop.Abi;
 /// <summary><c>enum agent_abi</c>.</summary>
 public static class AgentAbi
 {
-    public const int Version = 4;
+    public const int Version = 5;
 
     /// <summary><c>AGENT_NR_CLASSES</c>: the number of <see cref="AgentClass"/> values.</summary>
     public const int NrClasses = 3;
@@ -43,6 +43,7 @@ public enum AgentStat
     MigrateInWindow,
     WindowExpired,
     Inherited,
+    BatchYield,
 
     /// <summary>A gauge: tasks runnable as NORMAL now (meaningful only summed over CPUs).</summary>
     RunnableNormal,

@@ -31,13 +31,16 @@
  *   while BURST or NORMAL work waits gives up its CPU at the next tick (a BATCH yield, counted),
  *   so a NORMAL task — a BURST one demoted by its budget, say — waits at most about one slice
  *   and one tick behind BATCH, not the whole long slice.
- * Starvation guard: no NORMAL or BATCH task waits longer than starve_ns. The guard acts when the
- * oldest task of either queue has waited half of that: that head is dispatched ahead of BURST,
- * the next tick on every CPU ends the run in progress so that a CPU looks for work at once, and
- * waking BURST tasks skip direct placement on a CPU (whose local queue would be served before
- * ops.dispatch) until the head runs. The other half is the margin for that tick and for BURST
- * work already queued on a CPU. Measured under qemu TCG with CPUs saturated by BURST and NORMAL
- * work: NORMAL and BATCH waited at most 80 ms with the 100 ms default (StarvationTests).
+ * Starvation guard: NORMAL and BATCH tasks should not wait longer than starve_ns. The guard acts
+ * when the head of either queue (BATCH's oldest task, NORMAL's lowest vtime) has waited half of
+ * that: the head is dispatched ahead of BURST; the next tick on each CPU the head may use ends
+ * the run in progress (a BURST run, or a NORMAL/BATCH run past slice_ns) so that the CPU looks
+ * for work; and waking BURST tasks skip direct placement on a CPU (whose local queue would be
+ * served before ops.dispatch) and their anti-migration window until the head runs. The other
+ * half is the margin for that tick and for BURST work already queued on a CPU. It is not a hard
+ * bound: only heads are checked, and higher sched classes or affinity can hold a task longer.
+ * Measured under qemu TCG with CPUs saturated by BURST and NORMAL work: NORMAL and BATCH waited
+ * at most 80 ms with the 100 ms default (StarvationTests).
  *
  * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
  * wakes it synchronously (a pipe or socket hand-off: the waker is about to block), the head of the
@@ -153,7 +156,8 @@ struct task_ctx {
 	__u8 window_expired;
 	__u8 runnable_class;		/* class it is counted runnable in; AGENT_NR_CLASSES while not runnable */
 	__u8 marked;			/* it had a hint (own, process's or inherited) when last queued */
-	__u8 pad[3];
+	__u8 yielded;			/* a BATCH yield was counted for its current run */
+	__u8 pad[2];
 	/* The step in progress (trace_steps), see the top comment. */
 	__u64 step_start;		/* when it began; 0: not in a step */
 	__u64 step_wait_ns;
@@ -437,11 +441,11 @@ enum placement {
 };
 
 /*
- * True when the head of @dsq_id has waited for half of starve_ns: the guard acts then, so that
- * the other half covers the tick that ends a CPU's current run and the BURST work already queued
- * on that CPU, and the head is running before starve_ns.
+ * True when the head of @dsq_id has waited for half of starve_ns (and, with @cpu >= 0, may run
+ * on @cpu): the guard acts then, so that the other half covers the tick that ends a CPU's
+ * current run and the BURST work already queued on that CPU.
  */
-static bool head_starving(__u64 dsq_id, __u64 now)
+static bool head_starving(__u64 dsq_id, __u64 now, s32 cpu)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
@@ -451,16 +455,17 @@ static bool head_starving(__u64 dsq_id, __u64 now)
 		return false;	/* the common case, without taking the queue's lock */
 	bpf_for_each(scx_dsq, p, dsq_id, 0) {
 		tctx = lookup_ctx(p);
-		starving = tctx && tctx->queued_at && now - tctx->queued_at > starve_ns / 2;
+		starving = tctx && tctx->queued_at && now - tctx->queued_at > starve_ns / 2 &&
+			   (cpu < 0 || cpu_allowed(p, cpu));
 		break;
 	}
 	return starving;
 }
 
-/* The starvation guard is due: a NORMAL or BATCH head is starving. */
-static bool guard_due(__u64 now)
+/* The starvation guard is due: a NORMAL or BATCH head is starving (and may run on @cpu, if >= 0). */
+static bool guard_due(__u64 now, s32 cpu)
 {
-	return head_starving(AGENT_DSQ_BATCH, now) || head_starving(AGENT_DSQ_NORMAL, now);
+	return head_starving(AGENT_DSQ_BATCH, now, cpu) || head_starving(AGENT_DSQ_NORMAL, now, cpu);
 }
 
 /* Where a waking BURST task runs (see the top comment), and how it gets that CPU. */
@@ -525,7 +530,7 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 		return cpu;
 	}
 
-	if (guard_due(now))
+	if (guard_due(now, -1))
 		return prev_cpu;	/* the starvation guard goes first: no direct placement, ops.enqueue queues it */
 	cpu = pick_burst_cpu(p, prev_cpu, wake_flags, hint, tctx, &how);
 	if (cpu < 0)
@@ -588,7 +593,7 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 
 	switch (class_id) {
 	case AGENT_CLASS_BURST:
-		guard = guard_due(now);
+		guard = guard_due(now, -1);
 		if (now < tctx->pin_until && cpu_allowed(p, tctx->pin_cpu) && !guard) {
 			/* Inside its anti-migration window: back onto the CPU it was placed on. */
 			dsq_insert(p, SCX_DSQ_LOCAL_ON | tctx->pin_cpu, slice_ns, enq_flags);
@@ -596,7 +601,12 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 				scx_bpf_kick_cpu(tctx->pin_cpu, SCX_KICK_PREEMPT);
 			return;
 		}
-		/* A local queue would bypass ops.dispatch, so a due guard sends BURST through the shared queue. */
+		/*
+		 * A local queue would bypass ops.dispatch, so a due guard sends BURST through the shared
+		 * queue and ends its anti-migration window: a move now is the guard's, not a leak.
+		 */
+		if (guard)
+			tctx->pin_until = 0;
 		dsq_insert(p, AGENT_DSQ_BURST, slice_ns, enq_flags);
 		kick_for_burst(p, scx_bpf_task_cpu(p), guard);
 		break;
@@ -613,13 +623,12 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 }
 
-
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	if ((head_starving(AGENT_DSQ_BATCH, now) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
-	    (head_starving(AGENT_DSQ_NORMAL, now) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
+	if ((head_starving(AGENT_DSQ_BATCH, now, cpu) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
+	    (head_starving(AGENT_DSQ_NORMAL, now, cpu) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
 		stat_inc(AGENT_STAT_STARVE_DISPATCH);
 		return;
 	}
@@ -642,18 +651,29 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 void BPF_STRUCT_OPS(agent_tick, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_ctx(p);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), ran;
 
 	if (!tctx)
 		return;
-	if (guard_due(now)) {
+	ran = now - tctx->running_at;
+	/*
+	 * A NORMAL or BATCH task (perhaps the head the guard just served) keeps at least slice_ns,
+	 * so that an overloaded machine, where some head is nearly always due, does not switch at
+	 * every tick.
+	 */
+	if ((tctx->run_class == AGENT_CLASS_BURST || ran >= slice_ns) &&
+	    guard_due(now, scx_bpf_task_cpu(p))) {
 		p->scx.slice = 0;
 		return;
 	}
-	if (tctx->run_class == AGENT_CLASS_BATCH && now - tctx->running_at >= slice_ns &&
+	if (tctx->run_class == AGENT_CLASS_BATCH && ran >= slice_ns &&
 	    (scx_bpf_dsq_nr_queued(AGENT_DSQ_BURST) || scx_bpf_dsq_nr_queued(AGENT_DSQ_NORMAL))) {
 		p->scx.slice = 0;
-		stat_inc(AGENT_STAT_BATCH_YIELD);
+		/* Once per run: if nothing else takes the CPU, the task keeps it and may yield again. */
+		if (!tctx->yielded) {
+			tctx->yielded = 1;
+			stat_inc(AGENT_STAT_BATCH_YIELD);
+		}
 	}
 }
 
@@ -712,6 +732,7 @@ void BPF_STRUCT_OPS(agent_running, struct task_struct *p)
 		tctx->step_cpu = cpu;
 	}
 	tctx->running_at = now;
+	tctx->yielded = 0;
 	if (tctx->run_class == AGENT_CLASS_BURST && now < tctx->pin_until && cpu != tctx->pin_cpu)
 		stat_inc(AGENT_STAT_MIGRATE_IN_WINDOW);
 	tctx->last_cpu = cpu;

@@ -48,21 +48,13 @@ public sealed class DaemonLifecycleTests
 
         // With the thread pool's default spin-waiting, an idle agentschedd used about a quarter of
         // a CPU under TCG; with it off, 3.4% in the runs of 2026-11-22. The bound leaves room for TCG noise.
-        double before = CpuSeconds(daemon.Pid);
+        double before = ProcStat.CpuSeconds(daemon.Pid);
         var wall = Stopwatch.StartNew();
         await Task.Delay(5000, TestContext.Current.CancellationToken);
-        double used = CpuSeconds(daemon.Pid) - before;
+        double used = ProcStat.CpuSeconds(daemon.Pid) - before;
         double share = used / wall.Elapsed.TotalSeconds;
         TestContext.Current.TestOutputHelper?.WriteLine($"idle agentschedd: {used:F2} s of CPU in {wall.Elapsed.TotalSeconds:F1} s ({share:P1})");
         Assert.True(share < 0.10, $"an idle agentschedd used {share:P1} of a CPU ({used:F2} s in {wall.Elapsed.TotalSeconds:F1} s)");
-    }
-
-    /// <summary>utime + stime of a process (all its threads), in seconds.</summary>
-    private static double CpuSeconds(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(f[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(f[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
     }
 
     [Fact]

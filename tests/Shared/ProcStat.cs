@@ -11,9 +11,22 @@ internal static class ProcStat
     /// <summary>(nice, policy) from a stat file: a process's, or a thread's (/proc/PID/task/TID/stat).</summary>
     public static (int Nice, int Policy) SchedAt(string statPath)
     {
-        string stat = File.ReadAllText(statPath);
-        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        string[] f = FieldsFrom3(statPath);
         return (int.Parse(f[19 - 3]), int.Parse(f[41 - 3]));
+    }
+
+    /// <summary>The CPU time of a process, all its threads: utime + stime (fields 14 and 15), in seconds.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        string[] f = FieldsFrom3($"/proc/{pid}/stat");
+        return (long.Parse(f[14 - 3]) + long.Parse(f[15 - 3])) / 100.0;   // USER_HZ
+    }
+
+    /// <summary>The fields of a stat file from field 3 on (after the parenthesised comm, which may hold spaces).</summary>
+    private static string[] FieldsFrom3(string statPath)
+    {
+        string stat = File.ReadAllText(statPath);
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     /// <summary>The task's EEVDF slice in ns ("se.slice" in /proc/PID/sched, Linux 6.6+); null when the kernel does not report it.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Pipes;
 using System.Runtime.InteropServices;
 using AgentSched.Client;
+using AgentSched.Interop.Kernel;
 
 namespace AgentSched.Workload;
 
@@ -17,10 +18,13 @@ internal static partial class StepLoop
     /// Runs the loop. With <paramref name="threadSteps"/>, the agent runs on a thread of its own and
     /// each of the two threads opens a BURST step for itself alone (step_begin with its tid), so
     /// they are the process's only marked tasks, and notes how often it had blocked by then. <paramref name="beforeStop"/> sees the result
-    /// while both threads are still alive (blocked), before the tool is told to stop.
+    /// while both threads are still alive (blocked), before the tool is told to stop. A non-zero
+    /// <paramref name="sliceNs"/> asks the kernel for that time slice for both threads
+    /// (sched_setattr's sched_runtime on a fair-class task: Linux 6.12+), as a runtime could instead
+    /// of marking them.
     /// </summary>
     public static StepResult Run(int steps, TimeSpan duration, int toolUs, int parseUs,
-        AgentSchedClient? threadSteps = null, Action<StepResult>? beforeStop = null)
+        AgentSchedClient? threadSteps = null, Action<StepResult>? beforeStop = null, ulong sliceNs = 0)
     {
         using var toTool = new AnonymousPipeServerStream(PipeDirection.Out);
         using var fromAgent = new AnonymousPipeClientStream(PipeDirection.In, toTool.ClientSafePipeHandle);
@@ -33,6 +37,7 @@ internal static partial class StepLoop
         var tool = new Thread(() =>
         {
             toolTid = GetTid();
+            SetSlice(toolTid, sliceNs);
             using StepScope? step = threadSteps?.BeginStep(TimeSpan.FromHours(1), currentThreadOnly: true);
             toolBlocked = threadSteps is null ? 0 : ThreadCpu.VoluntarySwitches();
             toolReady.Set();
@@ -52,10 +57,13 @@ internal static partial class StepLoop
         {
             try
             {
+                int agentTid = GetTid();
+                SetSlice(agentTid, sliceNs);
                 using StepScope? step = threadSteps?.BeginStep(TimeSpan.FromHours(1), currentThreadOnly: true);
                 long agentBlocked = threadSteps is null ? 0 : ThreadCpu.VoluntarySwitches();
                 var latencies = new List<double>(Math.Min(steps, 1 << 20));
                 var buffer = new byte[] { 1 };
+                (long Delay, long Runs)? waits0 = Schedstat(agentTid, toolTid);
                 var total = Stopwatch.StartNew();
                 while (latencies.Count < steps && total.Elapsed < duration)
                 {
@@ -69,9 +77,11 @@ internal static partial class StepLoop
                     latencies.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
                 }
                 total.Stop();
+                (long Delay, long Runs)? waits1 = Schedstat(agentTid, toolTid);
                 result = StepResult.From(latencies, total.Elapsed, toolUs + parseUs) with
                 {
-                    AgentTid = GetTid(), ToolTid = toolTid, AgentBlockedAtStart = agentBlocked, ToolBlockedAtStart = toolBlocked,
+                    WaitUsPerRun = waits0 is { } a && waits1 is { } b && b.Runs > a.Runs ? (b.Delay - a.Delay) / 1000.0 / (b.Runs - a.Runs) : -1,
+                    AgentTid = agentTid, ToolTid = toolTid, AgentBlockedAtStart = agentBlocked, ToolBlockedAtStart = toolBlocked,
                 };
                 beforeStop?.Invoke(result);
             }
@@ -97,6 +107,44 @@ internal static partial class StepLoop
             throw new IOException($"the agent loop failed: {failure.Message}", failure);
         }
         return result!;
+    }
+
+    private static void SetSlice(int tid, ulong sliceNs)
+    {
+        if (sliceNs > 0)
+        {
+            TaskScheduling.Set(tid, TaskScheduling.Get(tid) with { RuntimeNs = sliceNs, Flags = 0 });
+        }
+    }
+
+    /// <summary>
+    /// The summed run_delay (ns spent runnable but waiting) and timeslice count of the given threads
+    /// of this process, from /proc/self/task/&lt;tid&gt;/schedstat; null when a file is missing
+    /// (a kernel without CONFIG_SCHED_INFO).
+    /// </summary>
+    internal static (long Delay, long Runs)? Schedstat(params int[] tids)
+    {
+        long delay = 0, runs = 0;
+        foreach (int tid in tids)
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText($"/proc/self/task/{tid}/schedstat");
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+            string[] f = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 3)
+            {
+                return null;
+            }
+            delay += long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture);
+            runs += long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return (delay, runs);
     }
 
     [LibraryImport("libc", EntryPoint = "gettid")]

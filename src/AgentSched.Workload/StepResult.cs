@@ -6,6 +6,20 @@ namespace AgentSched.Workload;
 /// <summary>What an agent loop measured: step count and rate, and step latency percentiles in µs.</summary>
 internal sealed record StepResult(int Steps, double Seconds, double StepsPerSecond, double P50Us, double P99Us, double MaxUs, int CpuUsPerStep)
 {
+    /// <summary>The 99.9th percentile step latency, µs.</summary>
+    public double P999Us { get; init; }
+
+    /// <summary>
+    /// The agent's and tool's mean run-queue wait per time on a CPU, µs: the growth of run_delay over
+    /// the growth of the timeslice count in /proc/&lt;tid&gt;/schedstat for both threads during the
+    /// loop. The kernel keeps it for every scheduling class, so it compares schedulers alike.
+    /// Negative when schedstat could not be read.
+    /// </summary>
+    public double WaitUsPerRun { get; init; } = -1;
+
+    /// <summary>Every step's latency in µs, in the order the steps ran.</summary>
+    public IReadOnlyList<double> LatenciesUs { get; init; } = [];
+
     /// <summary>The thread that ran the agent side of the loop.</summary>
     public int AgentTid { get; init; }
 
@@ -23,7 +37,11 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
         double[] sorted = [.. latenciesUs];
         Array.Sort(sorted);
         return new StepResult(sorted.Length, elapsed.TotalSeconds, sorted.Length / elapsed.TotalSeconds,
-            Percentile(sorted, 50), Percentile(sorted, 99), sorted.Length == 0 ? 0 : sorted[^1], cpuUsPerStep);
+            Percentile(sorted, 50), Percentile(sorted, 99), sorted.Length == 0 ? 0 : sorted[^1], cpuUsPerStep)
+        {
+            P999Us = Percentile(sorted, 99.9),
+            LatenciesUs = latenciesUs,
+        };
     }
 
     /// <summary>Nearest-rank percentile of an ascending array; 0 when it is empty.</summary>
@@ -33,7 +51,8 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
         {
             return 0;
         }
-        int rank = (int)Math.Ceiling(p / 100 * sorted.Length);
+        // Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in binary floating point, not 999.
+        int rank = (int)Math.Ceiling(Math.Round(p / 100 * sorted.Length, 9));
         return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 
@@ -49,7 +68,9 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
             w.WriteNumber("cpu_us_per_step", CpuUsPerStep);
             w.WriteNumber("p50_us", Math.Round(P50Us));
             w.WriteNumber("p99_us", Math.Round(P99Us));
+            w.WriteNumber("p999_us", Math.Round(P999Us));
             w.WriteNumber("max_us", Math.Round(MaxUs));
+            w.WriteNumber("wait_us_per_run", Math.Round(WaitUsPerRun, 1));
             w.WriteNumber("agent_tid", AgentTid);
             w.WriteNumber("tool_tid", ToolTid);
             w.WriteNumber("agent_blocked_at_start", AgentBlockedAtStart);

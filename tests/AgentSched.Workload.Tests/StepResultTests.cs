@@ -18,6 +18,14 @@ public sealed class StepResultTests
     }
 
     [Fact]
+    public void TheP999OfAThousandStepsIsTheNineHundredNinetyNinth()
+    {
+        double[] sorted = [.. Enumerable.Range(1, 1000).Select(i => (double)i)];
+
+        Assert.Equal(999, StepResult.Percentile(sorted, 99.9));
+    }
+
+    [Fact]
     public void EmptyInputHasZeroPercentiles()
     {
         StepResult r = StepResult.From([], TimeSpan.FromSeconds(1), 2200);
@@ -45,5 +53,21 @@ public sealed class StepResultTests
 
         Assert.Equal(20, r.Steps);
         Assert.True(r.P50Us >= 1200, $"p50 {r.P50Us} µs is below the 1200 µs of CPU each step burns");
+        Assert.Equal(20, r.LatenciesUs.Count);
+        Assert.True(r.WaitUsPerRun >= 0, $"the run-queue wait per run was not read from schedstat ({r.WaitUsPerRun})");
+    }
+
+    [Fact]
+    public void ASliceIsAskedForBothThreads()
+    {
+        // The kernel's own record (sched_getattr), read while both threads are alive.
+        ulong agent = 0, tool = 0;
+        StepLoop.Run(steps: 5, TimeSpan.FromSeconds(30), toolUs: 100, parseUs: 100, beforeStop: r =>
+        {
+            agent = AgentSched.Interop.Kernel.TaskScheduling.Get(r.AgentTid).RuntimeNs;
+            tool = AgentSched.Interop.Kernel.TaskScheduling.Get(r.ToolTid).RuntimeNs;
+        }, sliceNs: 1_500_000);
+
+        Assert.Equal((1_500_000UL, 1_500_000UL), (agent, tool));
     }
 }

@@ -2,50 +2,29 @@ using AgentSched.Workload;
 
 // agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json]
 //                           [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE]
+//                           [--ready-file FILE --go-file FILE]
 //   Runs one agent loop (see StepLoop) and prints its step rate, latency percentiles and the
 //   threads' mean run-queue wait per run (schedstat).
 //   --thread-steps: the agent and tool threads each open a BURST step for themselves alone
 //   through agentschedd at SOCKET. --linger-ms: after printing, wait MS with both threads alive.
 //   --slice-us: both threads ask for a US time slice (sched_setattr sched_runtime; Linux 6.12+).
 //   --samples: also write every step's latency, one whole µs per line, to FILE.
+//   --ready-file/--go-file: once both threads are set up, create the ready file, then wait until
+//   the go file exists before the first step (a start barrier for several loops and their hogs).
 // agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]
 //   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
-// agentsched-workload slice --us US PID...
-//   Asks the kernel for a US time slice (sched_setattr sched_runtime, Linux 6.12+) for every
-//   thread of each PID, as it stands now; prints the threads changed.
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
 // agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]
 //   Round-trip latency and request rate of the socket API (see ApiBench).
-const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE]\n"
+const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
-    + "       agentsched-workload slice --us US PID...\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]";
 
 if (args.Length >= 3 && args[0] == "api" && args[1] == "--socket")
 {
     return ApiScript.Run(args[2], args[3..]);
-}
-if (args.Length >= 1 && args[0] == "slice")
-{
-    if (args.Length < 4 || args[1] != "--us" || !int.TryParse(args[2], out int us) || us <= 0
-        || !args[3..].All(a => int.TryParse(a, out int pid) && pid > 0))
-    {
-        Console.Error.WriteLine($"agentsched-workload: slice takes --us US (a positive whole number) and one or more pids\n{Usage}");
-        return 2;
-    }
-    foreach (string pid in args[3..])
-    {
-        foreach (string task in Directory.GetDirectories($"/proc/{pid}/task"))
-        {
-            int tid = int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture);
-            var attr = AgentSched.Interop.Kernel.TaskScheduling.Get(tid);
-            AgentSched.Interop.Kernel.TaskScheduling.Set(tid, attr with { RuntimeNs = (ulong)us * 1000, Flags = 0 });
-            Console.WriteLine($"{tid} slice {us} us");
-        }
-    }
-    return 0;
 }
 if (args.Length >= 1 && args[0] == "api-bench")
 {
@@ -71,7 +50,7 @@ if (args.Length == 0 || args[0] is not ("steps" or "spin"))
     return 2;
 }
 int steps = int.MaxValue, toolUs = 2000, parseUs = 200, runUs = 7000, sleepUs = 0, lingerMs = 0, sliceUs = 0;
-string? stepSocket = null, samplesPath = null;
+string? stepSocket = null, samplesPath = null, readyFile = null, goFile = null;
 double seconds = 10;
 bool json = false;
 for (int i = 1; i < args.Length; i++)
@@ -90,6 +69,8 @@ for (int i = 1; i < args.Length; i++)
             case "--linger-ms": lingerMs = PositiveInt(Next()); break;
             case "--slice-us": sliceUs = PositiveInt(Next()); break;
             case "--samples": samplesPath = Next(); break;
+            case "--ready-file": readyFile = Next(); break;
+            case "--go-file": goFile = Next(); break;
             case "--run-us": runUs = PositiveInt(Next()); break;
             case "--sleep-us": sleepUs = int.TryParse(Next(), out int us) && us >= 0 ? us : throw new ArgumentException("--sleep-us takes a whole number >= 0"); break;
             default: throw new ArgumentException($"unknown option {args[i]}");
@@ -119,6 +100,12 @@ if (args[0] == "spin")
     return 0;
 }
 
+if ((readyFile is null) != (goFile is null))
+{
+    Console.Error.WriteLine($"agentsched-workload: --ready-file and --go-file go together\n{Usage}");
+    return 2;
+}
+
 using AgentSched.Client.AgentSchedClient? client = stepSocket is null ? null
     : new(new AgentSched.Client.AgentSchedClientOptions { SocketPath = stepSocket, WhenUnavailable = AgentSched.Client.DaemonUnavailableBehavior.Throw });
 StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs, client, r =>
@@ -130,7 +117,14 @@ StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs, client, r =>
     Console.WriteLine(json ? r.ToJson() : r.ToText());
     Console.Out.Flush();
     Thread.Sleep(lingerMs);
-}, (ulong)sliceUs * 1000);
+}, (ulong)sliceUs * 1000, readyFile is null ? null : () =>
+{
+    File.WriteAllText(readyFile, "");
+    while (!File.Exists(goFile))
+    {
+        Thread.Sleep(2);
+    }
+});
 return 0;
 
 static int PositiveInt(string s) =>

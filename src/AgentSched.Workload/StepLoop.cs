@@ -21,10 +21,11 @@ internal static partial class StepLoop
     /// while both threads are still alive (blocked), before the tool is told to stop. A non-zero
     /// <paramref name="sliceNs"/> asks the kernel for that time slice for both threads
     /// (sched_setattr's sched_runtime on a fair-class task: Linux 6.12+), as a runtime could instead
-    /// of marking them.
+    /// of marking them. <paramref name="beforeStart"/> runs on the agent thread once both threads
+    /// are set up, just before the first step (and the duration) starts.
     /// </summary>
     public static StepResult Run(int steps, TimeSpan duration, int toolUs, int parseUs,
-        AgentSchedClient? threadSteps = null, Action<StepResult>? beforeStop = null, ulong sliceNs = 0)
+        AgentSchedClient? threadSteps = null, Action<StepResult>? beforeStop = null, ulong sliceNs = 0, Action? beforeStart = null)
     {
         using var toTool = new AnonymousPipeServerStream(PipeDirection.Out);
         using var fromAgent = new AnonymousPipeClientStream(PipeDirection.In, toTool.ClientSafePipeHandle);
@@ -63,6 +64,7 @@ internal static partial class StepLoop
                 long agentBlocked = threadSteps is null ? 0 : ThreadCpu.VoluntarySwitches();
                 var latencies = new List<double>(Math.Min(steps, 1 << 20));
                 var buffer = new byte[] { 1 };
+                beforeStart?.Invoke();
                 (long Delay, long Runs)? waits0 = Schedstat(agentTid, toolTid);
                 var total = Stopwatch.StartNew();
                 while (latencies.Count < steps && total.Elapsed < duration)

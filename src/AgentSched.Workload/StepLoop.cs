@@ -65,7 +65,7 @@ internal static partial class StepLoop
                 var latencies = new List<double>(Math.Min(steps, 1 << 20));
                 var buffer = new byte[] { 1 };
                 beforeStart?.Invoke();
-                (long Delay, long Runs)? waits0 = Schedstat(agentTid, toolTid);
+                (long Exec, long Delay, long Runs)? waits0 = Schedstat(agentTid, toolTid);
                 var total = Stopwatch.StartNew();
                 while (latencies.Count < steps && total.Elapsed < duration)
                 {
@@ -79,10 +79,11 @@ internal static partial class StepLoop
                     latencies.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
                 }
                 total.Stop();
-                (long Delay, long Runs)? waits1 = Schedstat(agentTid, toolTid);
+                (long Exec, long Delay, long Runs)? waits1 = Schedstat(agentTid, toolTid);
                 result = StepResult.From(latencies, total.Elapsed, toolUs + parseUs) with
                 {
                     WaitUsPerRun = waits0 is { } a && waits1 is { } b && b.Runs > a.Runs ? (b.Delay - a.Delay) / 1000.0 / (b.Runs - a.Runs) : -1,
+                    CpuSeconds = waits0 is { } c && waits1 is { } d ? (d.Exec - c.Exec) / 1e9 : -1,
                     AgentTid = agentTid, ToolTid = toolTid, AgentBlockedAtStart = agentBlocked, ToolBlockedAtStart = toolBlocked,
                 };
                 beforeStop?.Invoke(result);
@@ -120,13 +121,13 @@ internal static partial class StepLoop
     }
 
     /// <summary>
-    /// The summed run_delay (ns spent runnable but waiting) and timeslice count of the given threads
-    /// of this process, from /proc/self/task/&lt;tid&gt;/schedstat; null when a file is missing
-    /// (a kernel without CONFIG_SCHED_INFO).
+    /// The summed CPU time (ns), run_delay (ns spent runnable but waiting) and timeslice count of
+    /// the given threads of this process, from /proc/self/task/&lt;tid&gt;/schedstat; null when a
+    /// file is missing (a kernel without CONFIG_SCHED_INFO).
     /// </summary>
-    internal static (long Delay, long Runs)? Schedstat(params int[] tids)
+    internal static (long Exec, long Delay, long Runs)? Schedstat(params int[] tids)
     {
-        long delay = 0, runs = 0;
+        long exec = 0, delay = 0, runs = 0;
         foreach (int tid in tids)
         {
             string text;
@@ -143,10 +144,11 @@ internal static partial class StepLoop
             {
                 return null;
             }
+            exec += long.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture);
             delay += long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture);
             runs += long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture);
         }
-        return (delay, runs);
+        return (exec, delay, runs);
     }
 
     [LibraryImport("libc", EntryPoint = "gettid")]

@@ -17,6 +17,13 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
     /// </summary>
     public double WaitUsPerRun { get; init; } = -1;
 
+    /// <summary>
+    /// The CPU time the agent and tool threads used during the loop, in seconds (schedstat's
+    /// exact sum_exec_runtime: the burned work plus the pipes, wakeups and switches); negative when
+    /// schedstat could not be read.
+    /// </summary>
+    public double CpuSeconds { get; init; } = -1;
+
     /// <summary>Every step's latency in µs, in the order the steps ran.</summary>
     public IReadOnlyList<double> LatenciesUs { get; init; } = [];
 
@@ -71,6 +78,7 @@ internal sealed record StepResult(int Steps, double Seconds, double StepsPerSeco
             w.WriteNumber("p999_us", Math.Round(P999Us));
             w.WriteNumber("max_us", Math.Round(MaxUs));
             w.WriteNumber("wait_us_per_run", Math.Round(WaitUsPerRun, 1));
+            w.WriteNumber("cpu_seconds", Math.Round(CpuSeconds, 4));
             w.WriteNumber("agent_tid", AgentTid);
             w.WriteNumber("tool_tid", ToolTid);
             w.WriteNumber("agent_blocked_at_start", AgentBlockedAtStart);

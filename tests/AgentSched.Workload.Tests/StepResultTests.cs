@@ -55,6 +55,7 @@ public sealed class StepResultTests
         Assert.True(r.P50Us >= 1200, $"p50 {r.P50Us} µs is below the 1200 µs of CPU each step burns");
         Assert.Equal(20, r.LatenciesUs.Count);
         Assert.True(r.WaitUsPerRun >= 0, $"the run-queue wait per run was not read from schedstat ({r.WaitUsPerRun})");
+        Assert.True(r.CpuSeconds >= 20 * 1.2e-3, $"the threads' CPU time {r.CpuSeconds} s is below the 24 ms their steps burned");
     }
 
     [Fact]

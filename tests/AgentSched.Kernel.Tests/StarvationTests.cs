@@ -43,10 +43,11 @@ public sealed class StarvationTests
 
         Assert.True(bogo > 0, report);
         Assert.True(stats[AgentStat.StarveDispatch] > 0, report);
-        // The guard acts when a queue's head has waited half the bound, so the head runs well
-        // inside it; a task behind the head waits for the guard to reach it, which has taken NORMAL
-        // up to 99 ms of the 100 (two NORMAL hogs queued). A quarter more is TCG's margin, not the
-        // design's: waits past the bound itself are reported in the output.
+        // The guard acts when one of the first 8 tasks of a queue has waited half the bound, so
+        // they run well inside it: NORMAL waited 58-72 ms and BATCH 56-60 ms of the 100 in six runs
+        // on 7.3.4 and 6.19.14 (two NORMAL hogs queued). When it looked at the head alone, a NORMAL
+        // task behind it once waited 140 ms. A quarter more is TCG's margin, not the design's:
+        // waits past the bound itself are reported in the output.
         ulong boundNs = (ulong)tunables.StarveMs * 1_250_000;
         Assert.True(latency.MaxWaitNs(AgentClass.Batch) <= boundNs, report);
         Assert.True(latency.MaxWaitNs(AgentClass.Normal) <= boundNs, report);

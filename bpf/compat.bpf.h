@@ -103,4 +103,13 @@ static __always_inline void task_set_dsq_vtime(struct task_struct *p, u64 vtime)
 		p->scx.dsq_vtime = vtime;
 }
 
+/* Sets what is left of p's slice; the same story as task_set_dsq_vtime (kfunc since 6.19). */
+static __always_inline void task_set_slice(struct task_struct *p, u64 slice)
+{
+	if (bpf_ksym_exists(scx_bpf_task_set_slice))
+		scx_bpf_task_set_slice(p, slice);
+	else
+		p->scx.slice = slice;
+}
+
 #endif /* AGENTSCHED_COMPAT_BPF_H */

@@ -17,13 +17,13 @@ public sealed class PolicyTests
     public async Task MarkedStepsWaitLessThanBatchBesideBatchHogsAndStayOnTheirCpu()
     {
         Assert.Equal("disabled", SchedExtStatus.Read().State);
-        // One 6 s run per contender is too noisy under TCG (ratios seen 0.96-2.04): interleave
-        // EEVDF and agent_class three times in this boot and compare medians.
+        // One 6 s run per contender is too noisy under TCG (EEVDF alone ranged 87-116 steps/s):
+        // interleave EEVDF and agent_class five times in this boot and compare medians.
         var eevdfRuns = new List<double>();
         var ourRuns = new List<double>();
         IReadOnlyDictionary<AgentStat, ulong> stats = new Dictionary<AgentStat, ulong>();
         AgentLatencySnapshot? latency = null;
-        for (int round = 0; round < 3; round++)
+        for (int round = 0; round < 5; round++)
         {
             eevdfRuns.Add(await StepsPerSecondBesideHogs(scheduler: null));
             using var scheduler = AgentClassScheduler.Load(new AgentClassTunables());
@@ -41,10 +41,10 @@ public sealed class PolicyTests
             + string.Join(", ", stats.Select(kv => $"{kv.Key}={kv.Value}"));
         TestContext.Current.TestOutputHelper?.WriteLine(report);
 
-        // Issue 3 asks for 2x over EEVDF; this loop measures 1.2-1.65x (medians of 2026-11-22, in
-        // the README), so only "faster than EEVDF" is asserted and the report above carries the
-        // numbers into the test output of every run. The BATCH hogs must have yielded to the loop.
-        Assert.True(ours > eevdf, $"the BURST loop was not faster than under EEVDF: {report}");
+        // The loop must complete at least twice EEVDF's steps. Medians of three rounds measured
+        // 2.29x and 2.32x on 7.3.4, 2.24x and 2.55x on 6.19.14 (2026-11-22); the BATCH hogs must
+        // have yielded to it.
+        Assert.True(ours >= 2 * eevdf, $"the BURST loop did not complete twice EEVDF's steps: {report}");
         Assert.True(stats[AgentStat.BatchYield] > 0, $"no BATCH run was cut short for the waiting loop: {report}");
         Assert.True(stats[AgentStat.Inherited] >= (ulong)s_hogs, $"the hogs forked by a BATCH parent were not counted as inherited: {report}");
         Assert.True(latency.Count(AgentClass.Burst) > 0 && latency.Count(AgentClass.Batch) > 0, report);
@@ -63,6 +63,9 @@ public sealed class PolicyTests
     {
         using Process hogs = StartDelayed($"exec stress-ng --cpu {s_hogs} --timeout 60s --quiet");
         scheduler?.SetHint(hogs.Id, new AgentHint { ClassId = (uint)AgentClass.Batch, HomeCpu = -1 });
+        // The loop starts once every hog runs: stress-ng takes most of a second to start its
+        // workers under TCG, and a loop that began beside fewer hogs would measure that instead.
+        await WaitForRunningChildren(hogs.Id, s_hogs);
         using Process agent = StartDelayed($"exec {RepoPaths.Workload} steps --seconds 6 --tool-us 2000 --parse-us 200 --json");
         scheduler?.SetHint(agent.Id, new AgentHint { ClassId = (uint)AgentClass.Burst, HomeCpu = -1 });
         try
@@ -78,6 +81,45 @@ public sealed class PolicyTests
             hogs.Kill(entireProcessTree: true);
             await hogs.WaitForExitAsync(TestContext.Current.CancellationToken);
         }
+    }
+
+    /// <summary>Waits until <paramref name="parent"/> has <paramref name="count"/> children that have each run 20 ms.</summary>
+    private static async Task WaitForRunningChildren(int parent, int count)
+    {
+        var clock = Stopwatch.StartNew();
+        int running = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            running = 0;
+            foreach (string dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out _))
+                {
+                    continue;
+                }
+                try
+                {
+                    // stat: "pid (comm) state ppid ..." (comm may hold spaces, so split after ')').
+                    string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                    string[] rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    long onCpuNs = long.Parse(File.ReadAllText(Path.Combine(dir, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
+                    if (int.Parse(rest[1], CultureInfo.InvariantCulture) == parent && onCpuNs >= 20_000_000)
+                    {
+                        running++;
+                    }
+                }
+                catch (IOException)
+                {
+                    // It exited while we looked.
+                }
+            }
+            if (running >= count)
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail($"only {running} of {count} hogs (children of {parent}) ran 20 ms within 30 s");
     }
 
     /// <summary>Starts `sh -c "sleep 1; SCRIPT"` in /tmp: the second gives the test time to mark the pid before SCRIPT runs.</summary>

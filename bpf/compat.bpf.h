@@ -11,6 +11,7 @@
  *   dsq_move_to_local   scx_bpf_dsq_move_to_local___v2 (after 6.19; 7.3 has it), else
  *                       scx_bpf_dsq_move_to_local (6.13+), else scx_bpf_consume (6.12)
  *   task_set_dsq_vtime  scx_bpf_task_set_dsq_vtime (6.19+), else a direct write of p->scx.dsq_vtime
+ *   task_set_slice      scx_bpf_task_set_slice (6.19+), else a direct write of p->scx.slice
  *
  * So 7.3 takes every first branch; 6.19 the first ones but scx_bpf_dsq_move_to_local; 6.13-6.18
  * the 6.13 names and the direct write; 6.12 the last branches. The newer forms come first because

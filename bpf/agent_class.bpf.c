@@ -35,10 +35,11 @@
  *   and it is within its hint and budgets. Without this a lone BURST step longer than a slice went
  *   back through the queue, a BATCH task took its CPU and the step was kicked onto another one;
  *   an agent loop beside BATCH hogs ran 10-20% more steps with it under TCG (7.3.4: 189-205
- *   steps/s before, 225-231 after, three rounds each). NORMAL tasks do not keep their CPU this way: when a NORMAL slice ends, the head of the
- *   BATCH queue runs if nothing else waits, which is how BATCH progresses beside NORMAL CPU hogs
- *   (keeping NORMAL running left BATCH to the starvation guard alone: 0-5 CPU-seconds instead of
- *   8 in 6 s beside two NORMAL hogs).
+ *   steps/s before, 225-231 after, three rounds each). NORMAL tasks do not keep their CPU this
+ *   way: when a NORMAL slice ends, the head of the BATCH queue runs if nothing else waits, which
+ *   is how BATCH progresses beside NORMAL CPU hogs (keeping NORMAL running too left BATCH to the
+ *   starvation guard: with two NORMAL and two BATCH hogs, BATCH got 0-62% of the CPU time it
+ *   gets this way, in three 6 s rounds of an ad-hoc experiment under TCG).
  * Starvation guard: NORMAL and BATCH tasks should not wait longer than starve_ns. The guard acts
  * when a task near the front of either queue (BATCH is FIFO, NORMAL ordered by vtime) has waited
  * half of that: that queue's head is dispatched ahead of BURST until the waiting task has run; the
@@ -50,19 +51,24 @@
  * bound: only the first GUARD_SCAN (8) tasks of each queue are checked (a vtime queue lets waking
  * tasks in ahead of a waiting one; checking only the head let a NORMAL task wait 140 ms of 100
  * under TCG), and higher sched classes or affinity can hold a task longer.
- * Measured under qemu TCG with CPUs saturated by BURST and NORMAL work: NORMAL waited at most
- * 72 ms and BATCH 60 ms with the 100 ms default (StarvationTests, two NORMAL hogs queued, six
- * runs on 7.3.4 and 6.19.14).
+ * BURST tasks are served first and wait only behind BURST work queued before them and the runs
+ * the guard serves. Measured under qemu TCG with CPUs saturated by BURST and NORMAL work: NORMAL
+ * waited at most 72 ms, BATCH 60 ms and BURST 56 ms with the 100 ms default (StarvationTests, two
+ * NORMAL hogs queued, ten runs on 7.3.4 and 6.19.14).
  *
- * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST or
- * NORMAL waker wakes it synchronously (a pipe or socket hand-off: the waker is about to block), the
- * head of the waker's CPU, which frees up first and needs no IPI; else an idle CPU in the waker's
- * LLC (where the data it was woken for is); else its home CPU if idle (the hint's, or the one it
- * last ran on); else an idle whole core; else a CPU running NORMAL or BATCH work, which is
- * preempted (for a synchronous wakeup, the waker's own CPU first: a BATCH waker's long slice is
- * not trusted to end soon, and preempting one's own CPU needs no IPI). After placement the task is
- * pinned to that CPU for antimig_ns: a preempted BURST task goes back onto that CPU's local queue,
- * so no other CPU pulls it away mid-step. NORMAL and BATCH use the kernel's default idle selection.
+ * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
+ * wakes it synchronously (a pipe or socket hand-off: the waker is about to block) and nothing else
+ * is queued on the waker's CPU, the head of that CPU, which frees up first and needs no IPI; else
+ * an idle CPU in the waker's LLC (where the data it was woken for is); else its home CPU if idle
+ * (the hint's, or the one it last ran on); else an idle whole core or any idle CPU; else, for a
+ * synchronous wakeup by a NORMAL waker, the head of the waker's CPU as above (a NORMAL slice is
+ * short); else a CPU running NORMAL or BATCH work, which is preempted (for a synchronous wakeup
+ * the waker's own CPU first: a BATCH waker's long slice is not trusted to end soon, and a CPU
+ * preempts itself without an IPI). The waker's class is the current task's own, and only a task
+ * on agent_class counts (in partial mode most wakers are fair-class tasks, which may not block).
+ * After placement the task is pinned to that CPU for antimig_ns: a preempted BURST task goes back
+ * onto that CPU's local queue, so no other CPU pulls it away mid-step. NORMAL and BATCH use the
+ * kernel's default idle selection.
  *
  * Tunables (.rodata, set by agentschedd before load; defaults here):
  *   slice_ns            3 ms     slice of BURST and NORMAL

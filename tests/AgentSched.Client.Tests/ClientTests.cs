@@ -169,6 +169,9 @@ public sealed class ClientTests : IAsyncLifetime
     {
         using AgentSchedClient client = Client();
         int[] pids = [.. Enumerable.Range(0, 16).Select(_ => Sleeper())];
+        // What unmark must restore: a child starts with the nice of the thread that forked it, and
+        // an earlier test may have left a thread-pool thread of this process reniced.
+        Dictionary<int, (int, int)> before = pids.ToDictionary(pid => pid, pid => ProcStat.SchedAt($"/proc/{pid}/stat"));
         const int Rounds = 25;
         var errors = new List<Exception>();
 
@@ -196,7 +199,7 @@ public sealed class ClientTests : IAsyncLifetime
 
         Assert.Empty(errors);
         Assert.Equal((0, 0), await Marks(_daemon.SocketPath));
-        Assert.All(pids, pid => Assert.Equal((0, 0), ProcStat.SchedAt($"/proc/{pid}/stat")));
+        Assert.All(pids, pid => Assert.Equal(before[pid], ProcStat.SchedAt($"/proc/{pid}/stat")));
         using ApiConnection raw = await ApiConnection.OpenAsync(_daemon.SocketPath);
         JsonElement ops = (await raw.CallAsync("{\"v\":1,\"op\":\"stats\"}")).GetProperty("api").GetProperty("ops");
         Assert.Equal(16 * Rounds, ops.GetProperty("mark").GetInt64());

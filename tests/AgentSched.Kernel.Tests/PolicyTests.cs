@@ -17,7 +17,7 @@ public sealed class PolicyTests
     public async Task MarkedStepsWaitLessThanBatchBesideBatchHogsAndStayOnTheirCpu()
     {
         Assert.Equal("disabled", SchedExtStatus.Read().State);
-        // One 6 s run per contender is too noisy under TCG (EEVDF alone ranged 87-116 steps/s):
+        // One 6 s run per contender is too noisy under TCG (EEVDF alone ranged 87-135 steps/s):
         // interleave EEVDF and agent_class five times in this boot and compare medians.
         var eevdfRuns = new List<double>();
         var ourRuns = new List<double>();
@@ -64,8 +64,8 @@ public sealed class PolicyTests
     {
         using Process hogs = StartDelayed($"exec stress-ng --cpu {s_hogs} --timeout 60s --quiet");
         scheduler?.SetHint(hogs.Id, new AgentHint { ClassId = (uint)AgentClass.Batch, HomeCpu = -1 });
-        // The loop starts once every hog runs: stress-ng takes most of a second to start its
-        // workers under TCG, and a loop that began beside fewer hogs would measure that instead.
+        // The loop starts once every hog runs: stress-ng takes a while to start its workers under
+        // TCG, and a loop that began beside fewer hogs would measure that instead.
         await WaitForRunningChildren(hogs.Id, s_hogs);
         using Process agent = StartDelayed($"exec {RepoPaths.Workload} steps --seconds 6 --tool-us 2000 --parse-us 200 --json");
         scheduler?.SetHint(agent.Id, new AgentHint { ClassId = (uint)AgentClass.Burst, HomeCpu = -1 });

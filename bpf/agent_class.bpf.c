@@ -451,6 +451,18 @@ static bool runs_burst(s32 cpu)
 	return slot && *slot == AGENT_CLASS_BURST;
 }
 
+/* @p is runnable on agent_class (queued or running: a running task stays queued). */
+static bool task_queued(struct task_struct *p)
+{
+	return p->scx.flags & scx_flag(scx_ent_flags, SCX_TASK_QUEUED);
+}
+
+/* Whether @burst_ns of BURST CPU time in one credit period uses up the task's share. */
+static bool credit_spent(__u64 burst_ns)
+{
+	return burst_ns * 100 >= credit_period_ns * credit_share_pct;
+}
+
 /*
  * The class the current task (a waker) runs in; AGENT_NR_CLASSES when it does not run on
  * agent_class (partial mode: a fair-class task; or an interrupt on an idle CPU).
@@ -460,7 +472,7 @@ static __u32 waker_class(void)
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct task_ctx *tctx;
 
-	if (!(cur->scx.flags & scx_flag(scx_ent_flags, SCX_TASK_QUEUED)))
+	if (!task_queued(cur))
 		return AGENT_NR_CLASSES;
 	tctx = lookup_ctx(cur);
 	return tctx ? tctx->run_class : AGENT_NR_CLASSES;
@@ -695,37 +707,32 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * True when @prev, which used up its slice and is still runnable, keeps its CPU for another
- * slice: it is still of class @class_id and would be served next anyway (the caller found
- * @class_id's queue, and every queue served before it, empty). A BURST task must also be within
- * its budgets, counting the run in progress (ops.stopping charges it only when the task stops),
- * and gets at most what is left of them, so that the next check comes when one runs out. Without
- * this a lone BURST step longer than a slice went back through ops.enqueue: a BATCH task took its
- * CPU, and the kick sent to find it another one preempted more BATCH work or pulled the step to
- * another CPU.
+ * True when @prev, a BURST task that used up its slice and is still runnable, keeps its CPU for
+ * another slice (the caller found the BURST queue empty, so it would be served next anyway). It
+ * must still be BURST and within its budgets, counting the run in progress (ops.stopping charges
+ * it only when the task stops), and gets at most what is left of them, so that the next check
+ * comes when one runs out. Without this a lone BURST step longer than a slice went back through
+ * ops.enqueue: a BATCH task took its CPU, and the kick sent to find it another one preempted more
+ * BATCH work or pulled the step to another CPU.
  */
-static bool keep_running(struct task_struct *prev, __u32 class_id, __u64 now)
+static bool keep_burst_running(struct task_struct *prev, struct task_ctx *tctx, __u64 now)
 {
-	struct task_ctx *tctx;
 	__u64 ran, step_used, burst_used, burst_cap, slice = slice_ns;
 
-	if (!prev || !(prev->scx.flags & scx_flag(scx_ent_flags, SCX_TASK_QUEUED)))
+	if (tctx->run_class != AGENT_CLASS_BURST ||
+	    effective_class(tctx, lookup_hint(prev), now) != AGENT_CLASS_BURST)
 		return false;
-	tctx = lookup_ctx(prev);
-	if (!tctx || tctx->run_class != class_id || effective_class(tctx, lookup_hint(prev), now) != class_id)
+	ran = now - tctx->running_at;
+	step_used = tctx->step_ns + ran;
+	/* As ops.stopping will count it: a period credit_period_ns old has rolled over. */
+	burst_used = now - tctx->period_start >= credit_period_ns ? ran : tctx->period_burst_ns + ran;
+	if (step_used >= tctx->step_budget || credit_spent(burst_used))
 		return false;
-	if (class_id == AGENT_CLASS_BURST) {
-		ran = now - tctx->running_at;
-		step_used = tctx->step_ns + ran;
-		burst_used = now - tctx->period_start >= credit_period_ns ? ran : tctx->period_burst_ns + ran;
-		burst_cap = credit_period_ns * credit_share_pct / 100;
-		if (step_used >= tctx->step_budget || burst_used >= burst_cap)
-			return false;
-		if (tctx->step_budget - step_used < slice)
-			slice = tctx->step_budget - step_used;
-		if (burst_cap - burst_used < slice)
-			slice = burst_cap - burst_used;
-	}
+	burst_cap = (credit_period_ns * credit_share_pct + 99) / 100;	/* > burst_used, as it is not spent */
+	if (tctx->step_budget - step_used < slice)
+		slice = tctx->step_budget - step_used;
+	if (burst_cap - burst_used < slice)
+		slice = burst_cap - burst_used;
 	task_set_slice(prev, slice);
 	return true;
 }
@@ -733,14 +740,16 @@ static bool keep_running(struct task_struct *prev, __u32 class_id, __u64 now)
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct task_ctx *tctx;
+	struct task_ctx *prev_ctx;
 
 	if ((queue_starving(AGENT_DSQ_BATCH, now, cpu) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
 	    (queue_starving(AGENT_DSQ_NORMAL, now, cpu) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
 		stat_inc(AGENT_STAT_STARVE_DISPATCH);
 		return;
 	}
-	if (dsq_move_to_local(AGENT_DSQ_BURST) || keep_running(prev, AGENT_CLASS_BURST, now))
+	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
+	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;
+	if (dsq_move_to_local(AGENT_DSQ_BURST) || (prev_ctx && keep_burst_running(prev, prev_ctx, now)))
 		return;
 	if (dsq_move_to_local(AGENT_DSQ_NORMAL))
 		return;
@@ -751,8 +760,8 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 	 * it stops and is queued as NORMAL). With its class's slice rather than the kernel's default
 	 * 20 ms, so that this is decided again soon.
 	 */
-	if (prev && (prev->scx.flags & scx_flag(scx_ent_flags, SCX_TASK_QUEUED)) && (tctx = lookup_ctx(prev)))
-		task_set_slice(prev, class_slice(tctx->run_class));
+	if (prev_ctx)
+		task_set_slice(prev, class_slice(prev_ctx->run_class));
 }
 
 /*
@@ -895,7 +904,7 @@ void BPF_STRUCT_OPS(agent_stopping, struct task_struct *p, bool runnable)
 		tctx->period_demoted = 0;
 	}
 	tctx->period_burst_ns += ran;
-	if (!tctx->period_demoted && tctx->period_burst_ns * 100 >= credit_period_ns * credit_share_pct) {
+	if (!tctx->period_demoted && credit_spent(tctx->period_burst_ns)) {
 		tctx->period_demoted = 1;
 		tctx->step_flags |= AGENT_STEP_F_DEMOTED;
 		stat_inc(AGENT_STAT_DEMOTE_PERIOD);

@@ -94,17 +94,13 @@ public sealed class PolicyTests
             running = 0;
             foreach (string dir in Directory.EnumerateDirectories("/proc"))
             {
-                if (!int.TryParse(Path.GetFileName(dir), out _))
+                if (!int.TryParse(Path.GetFileName(dir), out int pid))
                 {
                     continue;
                 }
                 try
                 {
-                    // stat: "pid (comm) state ppid ..." (comm may hold spaces, so split after ')').
-                    string stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                    string[] rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                    long onCpuNs = long.Parse(File.ReadAllText(Path.Combine(dir, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
-                    if (int.Parse(rest[1], CultureInfo.InvariantCulture) == parent && onCpuNs >= 20_000_000)
+                    if (ProcStat.ParentPid(pid) == parent && ProcStat.OnCpuNs(pid) >= 20_000_000)
                     {
                         running++;
                     }

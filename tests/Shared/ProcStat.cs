@@ -22,6 +22,12 @@ internal static class ProcStat
         return (long.Parse(f[14 - 3]) + long.Parse(f[15 - 3])) / 100.0;   // USER_HZ
     }
 
+    /// <summary>The parent's pid (field 4 of /proc/PID/stat).</summary>
+    public static int ParentPid(int pid) => int.Parse(FieldsFrom3($"/proc/{pid}/stat")[4 - 3]);
+
+    /// <summary>The time the process's main thread has spent on a CPU, ns (the first field of /proc/PID/schedstat).</summary>
+    public static long OnCpuNs(int pid) => long.Parse(File.ReadAllText($"/proc/{pid}/schedstat").Split(' ')[0]);
+
     /// <summary>The fields of a stat file from field 3 on (after the parenthesised comm, which may hold spaces).</summary>
     private static string[] FieldsFrom3(string statPath)
     {

@@ -47,14 +47,19 @@ public sealed class DaemonLifecycleTests
         await Task.Delay(2000, TestContext.Current.CancellationToken);
 
         // With the thread pool's default spin-waiting, an idle agentschedd used about a quarter of
-        // a CPU under TCG; with it off, 3.4% in the runs of 2026-11-22. The bound leaves room for TCG noise.
-        double before = ProcStat.CpuSeconds(daemon.Pid);
+        // a CPU under TCG; with it off, 1.3-6.5% per 6 s window (2026-11-22, 6.19.14). Over 10 s,
+        // not 5: one 5 s window in CI once went past the bound, and a longer one averages out the
+        // TCG noise without hiding a daemon that keeps spinning. The message says how busy the
+        // rest of the guest was meanwhile: under single-threaded TCG a busy vCPU inflates the
+        // time charged to the other one's tasks.
+        double before = ProcStat.CpuSeconds(daemon.Pid), busyBefore = ProcStat.BusyCpuSeconds();
         var wall = Stopwatch.StartNew();
-        await Task.Delay(5000, TestContext.Current.CancellationToken);
-        double used = ProcStat.CpuSeconds(daemon.Pid) - before;
-        double share = used / wall.Elapsed.TotalSeconds;
-        TestContext.Current.TestOutputHelper?.WriteLine($"idle agentschedd: {used:F2} s of CPU in {wall.Elapsed.TotalSeconds:F1} s ({share:P1})");
-        Assert.True(share < 0.10, $"an idle agentschedd used {share:P1} of a CPU ({used:F2} s in {wall.Elapsed.TotalSeconds:F1} s)");
+        await Task.Delay(10_000, TestContext.Current.CancellationToken);
+        double used = ProcStat.CpuSeconds(daemon.Pid) - before, busy = ProcStat.BusyCpuSeconds() - busyBefore;
+        double seconds = wall.Elapsed.TotalSeconds, share = used / seconds;
+        string report = $"an idle agentschedd used {share:P1} of a CPU ({used:F2} s in {seconds:F1} s); all {Environment.ProcessorCount} CPUs were busy {busy / seconds:P0} of a CPU meanwhile";
+        TestContext.Current.TestOutputHelper?.WriteLine(report);
+        Assert.True(share < 0.10, report);
     }
 
     [Fact]

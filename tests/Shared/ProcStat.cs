@@ -22,6 +22,17 @@ internal static class ProcStat
         return (long.Parse(f[14 - 3]) + long.Parse(f[15 - 3])) / 100.0;   // USER_HZ
     }
 
+    /// <summary>
+    /// The CPU time all CPUs spent busy since boot, in seconds: /proc/stat's "cpu" line without idle
+    /// and iowait (user, nice, system, irq, softirq, steal; guest time is inside user already).
+    /// </summary>
+    public static double BusyCpuSeconds()
+    {
+        string cpu = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu ", StringComparison.Ordinal));
+        long[] t = cpu.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+        return (t[0] + t[1] + t[2] + t[5] + t[6] + t[7]) / 100.0;   // USER_HZ
+    }
+
     /// <summary>The parent's pid (field 4 of /proc/PID/stat).</summary>
     public static int ParentPid(int pid) => int.Parse(FieldsFrom3($"/proc/{pid}/stat")[4 - 3]);
 

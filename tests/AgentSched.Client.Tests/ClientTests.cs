@@ -52,13 +52,26 @@ public sealed class ClientTests : IAsyncLifetime
         StepScope step = await client.BeginStepAsync(TimeSpan.FromSeconds(30), cancellationToken: Ct);
         (int Burst, int Batch) during = await Marks(_daemon.SocketPath);
         (int Nice, int Policy) schedDuring = ProcStat.SchedAt(self);
+        // A thread started during the step inherits its creator's nice -10 (a thread pool grows
+        // this way); the daemon never saw it, and closing the step must put it back too.
+        using var release = new ManualResetEventSlim();
+        int tid = 0;
+        var started = new Thread(() => { tid = NativeThread.CurrentTid(); release.Wait(); });
+        started.Start();
+        SpinWait.SpinUntil(() => Volatile.Read(ref tid) != 0);
+        (int Nice, int Policy) startedDuring = ProcStat.SchedAt($"/proc/self/task/{tid}/stat");
         await step.DisposeAsync();
+        (int Nice, int Policy) startedAfter = ProcStat.SchedAt($"/proc/self/task/{tid}/stat");
+        release.Set();
+        started.Join();
 
         Assert.True(step.Applied);
         Assert.Equal((1, 0), during);
         Assert.Equal((-10, 0), schedDuring); // the fallback's BURST on this process
+        Assert.Equal((-10, 0), startedDuring);
         Assert.Equal((0, 0), await Marks(_daemon.SocketPath));
         Assert.Equal((0, 0), ProcStat.SchedAt(self));
+        Assert.Equal((0, 0), startedAfter);
     }
 
     [Fact]

@@ -29,15 +29,12 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial)
             FallbackHintBackend.Restore(entry);
             return;
         }
+        SchedAttr? main = FallbackHintBackend.MainBefore(entry);
         foreach (int tid in entry.Threads())
         {
             try
             {
-                if (!entry.Saved.TryGetValue(tid, out SchedAttr original))
-                {
-                    original = TaskScheduling.Get(tid);
-                    entry.Saved[tid] = original;
-                }
+                SchedAttr original = FallbackHintBackend.Original(entry, tid, main);
                 if (original.Policy is SchedPolicy.Normal or SchedPolicy.Batch or SchedPolicy.Idle)
                 {
                     TaskScheduling.Set(tid, original with { Policy = SchedPolicy.Ext });

@@ -56,13 +56,20 @@ public sealed class ClientTests : IAsyncLifetime
         // this way); the daemon never saw it, and closing the step must put it back too.
         using var release = new ManualResetEventSlim();
         int tid = 0;
-        var started = new Thread(() => { tid = NativeThread.CurrentTid(); release.Wait(); });
-        started.Start();
-        SpinWait.SpinUntil(() => Volatile.Read(ref tid) != 0);
-        (int Nice, int Policy) startedDuring = ProcStat.SchedAt($"/proc/self/task/{tid}/stat");
-        await step.DisposeAsync();
-        (int Nice, int Policy) startedAfter = ProcStat.SchedAt($"/proc/self/task/{tid}/stat");
-        release.Set();
+        var started = new Thread(() => { tid = NativeThread.CurrentTid(); release.Wait(); }) { IsBackground = true };
+        (int Nice, int Policy) startedDuring, startedAfter;
+        try
+        {
+            started.Start();
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref tid) != 0, TimeSpan.FromSeconds(10)));
+            startedDuring = ProcStat.SchedAt($"/proc/self/task/{tid}/stat");
+            await step.DisposeAsync();
+            startedAfter = ProcStat.SchedAt($"/proc/self/task/{tid}/stat");
+        }
+        finally
+        {
+            release.Set();
+        }
         started.Join();
 
         Assert.True(step.Applied);

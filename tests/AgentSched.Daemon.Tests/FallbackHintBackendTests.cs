@@ -22,9 +22,9 @@ public sealed class FallbackHintBackendTests
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
     [Theory]
-    [InlineData(TaskClass.Burst, -10, 0)]   // SCHED_NORMAL at nice -10
-    [InlineData(TaskClass.Batch, 10, 3)]    // SCHED_BATCH at nice 10
-    public async Task ThreadsCreatedWhileMarkedArePutBackWhenTheMarkEnds(TaskClass c, int nice, int policy)
+    [InlineData(TaskClass.Burst)]
+    [InlineData(TaskClass.Batch)]
+    public async Task ThreadsCreatedWhileMarkedArePutBackWhenTheMarkEnds(TaskClass c)
     {
         using Process child = StartChild();
         try
@@ -34,10 +34,12 @@ public sealed class FallbackHintBackendTests
             var backend = new FallbackHintBackend();
             var hint = new EffectiveHint(c, null, null, null);
             (int Nice, int Policy) unmarked = ProcStat.Sched(child.Id);
+            SchedAttr marked = FallbackHintBackend.Target(TaskScheduling.Get(child.Id), c)!.Value;
 
             backend.Apply(entry, hint);
             int seenByApply = await NewThread(child);
-            Assert.Equal((nice, policy), Sched(child.Id, seenByApply)); // inherited from the marked main thread
+            Assert.NotEqual(unmarked, Sched(child.Id, seenByApply));
+            Assert.Equal((marked.Nice, (int)marked.Policy), Sched(child.Id, seenByApply)); // inherited from the marked main thread
             backend.Apply(entry, hint);                                 // the mark renewed: this Apply sees it
             int afterApply = await NewThread(child);                    // one no Apply has seen
 
@@ -66,12 +68,12 @@ public sealed class FallbackHintBackendTests
             (int Nice, int Policy) unmarked = ProcStat.Sched(child.Id);
             backend.Apply(entry, new EffectiveHint(TaskClass.Burst, null, null, null));
             int tid = await NewThread(child);
-            SchedAttr own = TaskScheduling.Get(tid) with { Nice = 5 };
-            TaskScheduling.Set(tid, own);
+            // What a BATCH mark would give, not what this BURST mark gave: the thread's own choice.
+            TaskScheduling.Set(tid, TaskScheduling.Get(tid) with { Policy = SchedPolicy.Batch, Nice = 10, RuntimeNs = 0 });
 
             backend.Remove(entry);
 
-            Assert.Equal((5, unmarked.Policy), Sched(child.Id, tid));
+            Assert.Equal((10, (int)SchedPolicy.Batch), Sched(child.Id, tid));
             Assert.Equal(unmarked, Sched(child.Id, child.Id));
         }
         finally

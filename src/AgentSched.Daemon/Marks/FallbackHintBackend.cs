@@ -10,7 +10,8 @@ namespace AgentSched.Daemon.Marks;
 /// (<c>sched_attr.sched_runtime</c>, honoured by EEVDF on 6.12+), BATCH is SCHED_BATCH at nice 10,
 /// NORMAL is the task's own settings. Real-time and deadline tasks are left alone: they already
 /// outrank every class. Every thread of a process is changed; threads created later inherit from
-/// their creator, as the kernel does, and are put back with the rest when the mark ends.
+/// their creator, as the kernel does, and are put back with the rest when the mark ends (not those
+/// created by a thread marked on its own, a step opened for one tid).
 /// </summary>
 internal sealed class FallbackHintBackend : IHintBackend
 {
@@ -33,6 +34,7 @@ internal sealed class FallbackHintBackend : IHintBackend
                 if (Target(original, hint.Class) is { } target)
                 {
                     TaskScheduling.Set(tid, target);
+                    entry.Applied.Add((target.Policy, target.Nice));
                 }
             }
             catch (SyscallException e) when (e.Errno == ESRCH && tid != entry.Pid)
@@ -50,17 +52,17 @@ internal sealed class FallbackHintBackend : IHintBackend
 
     /// <summary>
     /// What <paramref name="tid"/> had before the mark, saved on first sight. A thread first seen after
-    /// an earlier Apply was created while the process was marked; if it has exactly the mark's settings
-    /// it inherited them, and the main thread's own (<paramref name="main"/>) are what it goes back to.
+    /// an earlier Apply was created while the process was marked: if it inherited the mark's settings
+    /// (<see cref="Inherited"/>), what it goes back to is the main thread's own (<paramref name="main"/>).
     /// </summary>
     internal static SchedAttr Original(MarkEntry entry, int tid, SchedAttr? main)
     {
         if (!entry.Saved.TryGetValue(tid, out SchedAttr original))
         {
             original = TaskScheduling.Get(tid);
-            if (main is { } m && IsMarkedFrom(original, m))
+            if (main is { } m && Inherited(entry, m, original))
             {
-                original = m;
+                original = m with { Flags = original.Flags };
             }
             entry.Saved[tid] = original;
         }
@@ -69,71 +71,92 @@ internal sealed class FallbackHintBackend : IHintBackend
 
     /// <summary>
     /// Puts every thread back as it was before the daemon changed it; threads that exited are skipped.
-    /// A thread the process created while marked was never changed by the daemon: it started with its
-    /// creator's marked nice and policy, so it is not in <see cref="MarkEntry.Saved"/>. One that still
-    /// has exactly the settings the mark gives the main thread goes back to the main thread's own;
-    /// one that has changed its settings since is left alone.
+    /// Then the threads the process created while marked, which the daemon never saw: they started
+    /// with their creator's marked settings. One that still has settings the mark gave (and that no
+    /// thread had before it) gets the main thread's earlier ones; one that changed its own settings
+    /// since is left alone. Best effort: a thread that cannot be changed is skipped.
     /// </summary>
     internal static void Restore(MarkEntry entry)
     {
-        if (MainBefore(entry) is { } main)
+        SchedAttr? main = MainBefore(entry);
+        var saved = new HashSet<int>(entry.Saved.Keys);
+        try
         {
-            RestoreCreatedWhileMarked(entry, main);
+            foreach ((int tid, SchedAttr original) in entry.Saved)
+            {
+                try
+                {
+                    TaskScheduling.Set(tid, original);
+                }
+                catch (SyscallException e) when (e.Errno == ESRCH)
+                {
+                }
+            }
         }
-        foreach ((int tid, SchedAttr original) in entry.Saved)
+        finally
         {
-            try
+            // After the saved threads: a thread created while this ran has a restored creator.
+            if (main is { } m)
             {
-                TaskScheduling.Set(tid, original);
+                RestoreCreatedWhileMarked(entry, m, saved);
             }
-            catch (SyscallException e) when (e.Errno == ESRCH)
-            {
-            }
+            entry.Saved.Clear();
+            entry.Applied.Clear();
         }
-        entry.Saved.Clear();
     }
 
-    private static void RestoreCreatedWhileMarked(MarkEntry entry, SchedAttr main)
+    private static void RestoreCreatedWhileMarked(MarkEntry entry, SchedAttr main, HashSet<int> saved)
     {
         IReadOnlyList<int> threads;
         try
         {
             threads = entry.Threads();
         }
-        catch (SyscallException e) when (e.Errno == ESRCH)
+        catch (SyscallException)
         {
             return;
         }
         foreach (int tid in threads)
         {
-            if (entry.Saved.ContainsKey(tid))
+            if (saved.Contains(tid))
             {
                 continue;
             }
             try
             {
                 SchedAttr now = TaskScheduling.Get(tid);
-                if (IsMarkedFrom(now, main))
+                if (Inherited(entry, main, now))
                 {
-                    TaskScheduling.Set(tid, main);
+                    TaskScheduling.Set(tid, main with { Flags = now.Flags });
                 }
             }
-            catch (SyscallException e) when (e.Errno == ESRCH)
+            catch (SyscallException)
             {
+                // exited, or not ours to change: the other threads still go back
             }
         }
     }
 
-    /// <summary>Whether <paramref name="now"/> has the nice and policy a mark gives a thread whose own were <paramref name="original"/>.</summary>
-    internal static bool IsMarkedFrom(SchedAttr now, SchedAttr original)
+    /// <summary>
+    /// Whether a thread the daemon never saw got <paramref name="now"/>'s policy and nice from the
+    /// mark: one the daemon gave a thread of the entry (<see cref="MarkEntry.Applied"/>; after a
+    /// restart, when that is unknown, what either class or partial mode would give the main thread),
+    /// and not one a thread had before the mark, which a creator could have passed on without it.
+    /// </summary>
+    internal static bool Inherited(MarkEntry entry, SchedAttr main, SchedAttr now)
     {
-        if (original.Policy is not (SchedPolicy.Normal or SchedPolicy.Batch or SchedPolicy.Idle))
+        (SchedPolicy, int) got = (now.Policy, now.Nice);
+        if (entry.Saved.Values.Any(s => (s.Policy, s.Nice) == got))
         {
             return false;
         }
-        return Matches(Target(original, TaskClass.Burst)) || Matches(Target(original, TaskClass.Batch))
-            || Matches(original with { Policy = SchedPolicy.Ext }); // partial mode: SchedExtHintBackend
-        bool Matches(SchedAttr? marked) => marked is { } m && (m.Policy, m.Nice) == (now.Policy, now.Nice);
+        if (entry.Applied.Count > 0)
+        {
+            return entry.Applied.Contains(got);
+        }
+        return main.Policy is SchedPolicy.Normal or SchedPolicy.Batch or SchedPolicy.Idle
+            && (Matches(Target(main, TaskClass.Burst)) || Matches(Target(main, TaskClass.Batch)) || got == (SchedPolicy.Ext, main.Nice));
+        bool Matches(SchedAttr? marked) => marked is { } m && (m.Policy, m.Nice) == got;
     }
 
     /// <summary>The attributes a thread gets for a class; null to leave it untouched (real-time and deadline tasks).</summary>

@@ -62,6 +62,12 @@ internal sealed class MarkEntry(ProcessHandle handle, ProcessInfo info, bool isT
     /// <summary>Scheduling attributes of each thread before the daemon first changed them, for restoring.</summary>
     public Dictionary<int, SchedAttr> Saved { get; } = [];
 
+    /// <summary>
+    /// The (policy, nice) pairs the daemon gave this entry's threads since <see cref="Saved"/> was
+    /// filled: what a thread created meanwhile inherits. Not persisted: empty after a restart.
+    /// </summary>
+    public HashSet<(SchedPolicy Policy, int Nice)> Applied { get; } = [];
+
     /// <summary>What the entry asks for at <paramref name="nowNs"/>; null when nothing is left (the entry can go).</summary>
     public EffectiveHint? EffectiveAt(ulong nowNs) => State.EffectiveAt(nowNs);
 

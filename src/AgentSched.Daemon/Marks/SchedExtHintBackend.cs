@@ -38,6 +38,7 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial)
                 if (original.Policy is SchedPolicy.Normal or SchedPolicy.Batch or SchedPolicy.Idle)
                 {
                     TaskScheduling.Set(tid, original with { Policy = SchedPolicy.Ext });
+                    entry.Applied.Add((SchedPolicy.Ext, original.Nice));
                 }
             }
             catch (SyscallException e) when (e.Errno == ESRCH && tid != entry.Pid)

@@ -764,6 +764,20 @@ static bool keep_burst_running(struct task_struct *prev, struct task_ctx *tctx, 
 	return true;
 }
 
+/* @tctx's task, running on @cpu, is in @class_id from now on. */
+static void reclassify_running(struct task_ctx *tctx, __u32 class_id, s32 cpu)
+{
+	__u32 *slot;
+
+	if (class_id == tctx->run_class)
+		return;
+	tctx->run_class = class_id;
+	count_runnable(tctx, class_id);
+	slot = cpu_class_slot(cpu);
+	if (slot)
+		*slot = class_id;
+}
+
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
 	__u64 now = bpf_ktime_get_ns();
@@ -786,9 +800,15 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 	 * Nothing waits, so the kernel keeps @prev running (a BATCH task; a NORMAL one past its step
 	 * budget; a BURST one past its budgets, until it stops and is queued as NORMAL). With its
 	 * class's slice rather than the kernel's default 20 ms, so that this is decided again soon.
+	 * It skips ops.enqueue, where a task's class is taken: a hint set while it ran (a spinner
+	 * marked BATCH, say) is taken here instead, for the next slice, the gauges and BURST kicks.
+	 * Not for a BURST task, whose run in progress ops.stopping charges to its credit as BURST.
 	 */
-	if (prev_ctx)
-		task_set_slice(prev, class_slice(prev_ctx->run_class));
+	if (!prev_ctx)
+		return;
+	if (prev_ctx->run_class != AGENT_CLASS_BURST)
+		reclassify_running(prev_ctx, effective_class(prev_ctx, lookup_hint(prev), now), cpu);
+	task_set_slice(prev, class_slice(prev_ctx->run_class));
 }
 
 /*

@@ -448,6 +448,15 @@ static __u32 *cpu_class_slot(s32 cpu)
 	return &cpu_class[idx & (AGENT_MAX_CPUS - 1)];
 }
 
+/* Records that @cpu now runs a task of @class_id. */
+static void set_cpu_class(s32 cpu, __u32 class_id)
+{
+	__u32 *slot = cpu_class_slot(cpu);
+
+	if (slot)
+		*slot = class_id;
+}
+
 static bool runs_burst(s32 cpu)
 {
 	__u32 *slot = cpu_class_slot(cpu);
@@ -711,21 +720,22 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * True when @prev, a NORMAL task that used up its slice and is still runnable, keeps its CPU for
- * another slice (the caller found the BURST and NORMAL queues empty and the guard not due, so only
- * BATCH work waits). It must be in a step: its CPU time since it last blocked, counting the run in
- * progress, is below step_budget_ns (the scheduler's, not a hint's: a hint's budget is for BURST),
- * and it gets at most what is left of that. A CPU hog is past it after a few slices and then takes
- * turns with the BATCH head. Without this a NORMAL step that outlasted its slice (a BURST tool
- * that its credit demoted, queued again as NORMAL) gave its CPU to a BATCH task and waited for
- * that one's slice_ns and a tick.
+ * True when @prev, a NORMAL task (still NORMAL: @class_id, its class now) that used up its slice
+ * and is still runnable, keeps its CPU for another slice (the caller found the BURST and NORMAL
+ * queues empty and the guard not due, so only BATCH work waits). It must be in a step: its CPU time
+ * since it last blocked, counting the run in progress, is below step_budget_ns (the scheduler's,
+ * not a hint's: a hint's budget is for BURST), and it gets at most what is left of that. A CPU hog
+ * is past it after a few slices and then takes turns with the BATCH head. Without this a NORMAL
+ * step that outlasted its slice (a BURST tool that its credit demoted, queued again as NORMAL) gave
+ * its CPU to a BATCH task and waited for that one's slice_ns and a tick.
  */
-static bool keep_normal_step(struct task_struct *prev, struct task_ctx *tctx, __u64 now)
+static bool keep_normal_step(struct task_struct *prev, struct task_ctx *tctx, __u32 class_id,
+			     __u64 now)
 {
 	__u64 used = tctx->step_ns + (now - tctx->running_at), slice = slice_ns;
 
-	if (tctx->run_class != AGENT_CLASS_NORMAL || used >= step_budget_ns ||
-	    effective_class(tctx, lookup_hint(prev), now) != AGENT_CLASS_NORMAL)
+	if (tctx->run_class != AGENT_CLASS_NORMAL || class_id != AGENT_CLASS_NORMAL ||
+	    used >= step_budget_ns)
 		return false;
 	if (step_budget_ns - used < slice)
 		slice = step_budget_ns - used;
@@ -736,18 +746,18 @@ static bool keep_normal_step(struct task_struct *prev, struct task_ctx *tctx, __
 /*
  * True when @prev, a BURST task that used up its slice and is still runnable, keeps its CPU for
  * another slice (the caller found the BURST queue empty, so it would be served next anyway). It
- * must still be BURST and within its budgets, counting the run in progress (ops.stopping charges
- * it only when the task stops), and gets at most what is left of them, so that the next check
- * comes when one runs out. Without this a lone BURST step longer than a slice went back through
- * ops.enqueue: a BATCH task took its CPU, and the kick sent to find it another one preempted more
- * BATCH work or pulled the step to another CPU.
+ * must still be BURST (@class_id, its class now) and within its budgets, counting the run in
+ * progress (ops.stopping charges it only when the task stops), and gets at most what is left of
+ * them, so that the next check comes when one runs out. Without this a lone BURST step longer than
+ * a slice went back through ops.enqueue: a BATCH task took its CPU, and the kick sent to find it
+ * another one preempted more BATCH work or pulled the step to another CPU.
  */
-static bool keep_burst_running(struct task_struct *prev, struct task_ctx *tctx, __u64 now)
+static bool keep_burst_running(struct task_struct *prev, struct task_ctx *tctx, __u32 class_id,
+			       __u64 now)
 {
 	__u64 ran, step_used, burst_used, burst_cap, slice = slice_ns;
 
-	if (tctx->run_class != AGENT_CLASS_BURST ||
-	    effective_class(tctx, lookup_hint(prev), now) != AGENT_CLASS_BURST)
+	if (tctx->run_class != AGENT_CLASS_BURST || class_id != AGENT_CLASS_BURST)
 		return false;
 	ran = now - tctx->running_at;
 	step_used = tctx->step_ns + ran;
@@ -767,21 +777,18 @@ static bool keep_burst_running(struct task_struct *prev, struct task_ctx *tctx, 
 /* @tctx's task, running on @cpu, is in @class_id from now on. */
 static void reclassify_running(struct task_ctx *tctx, __u32 class_id, s32 cpu)
 {
-	__u32 *slot;
-
 	if (class_id == tctx->run_class)
 		return;
 	tctx->run_class = class_id;
 	count_runnable(tctx, class_id);
-	slot = cpu_class_slot(cpu);
-	if (slot)
-		*slot = class_id;
+	set_cpu_class(cpu, class_id);
 }
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct task_ctx *prev_ctx;
+	__u32 prev_class = AGENT_NR_CLASSES;
 
 	if ((queue_starving(AGENT_DSQ_BATCH, now, cpu) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
 	    (queue_starving(AGENT_DSQ_NORMAL, now, cpu) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
@@ -790,9 +797,15 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
 	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;
-	if (dsq_move_to_local(AGENT_DSQ_BURST) || (prev_ctx && keep_burst_running(prev, prev_ctx, now)))
+	if (dsq_move_to_local(AGENT_DSQ_BURST))
 		return;
-	if (dsq_move_to_local(AGENT_DSQ_NORMAL) || (prev_ctx && keep_normal_step(prev, prev_ctx, now)))
+	/* The class @prev would be queued in now, taken once for the checks below. */
+	if (prev_ctx)
+		prev_class = effective_class(prev_ctx, lookup_hint(prev), now);
+	if (prev_ctx && keep_burst_running(prev, prev_ctx, prev_class, now))
+		return;
+	if (dsq_move_to_local(AGENT_DSQ_NORMAL) ||
+	    (prev_ctx && keep_normal_step(prev, prev_ctx, prev_class, now)))
 		return;
 	if (dsq_move_to_local(AGENT_DSQ_BATCH))
 		return;
@@ -807,7 +820,7 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 	if (!prev_ctx)
 		return;
 	if (prev_ctx->run_class != AGENT_CLASS_BURST)
-		reclassify_running(prev_ctx, effective_class(prev_ctx, lookup_hint(prev), now), cpu);
+		reclassify_running(prev_ctx, prev_class, cpu);
 	task_set_slice(prev, class_slice(prev_ctx->run_class));
 }
 
@@ -881,7 +894,6 @@ void BPF_STRUCT_OPS(agent_running, struct task_struct *p)
 	struct task_ctx *tctx = lookup_ctx(p);
 	__u64 now = bpf_ktime_get_ns();
 	s32 cpu = scx_bpf_task_cpu(p);
-	__u32 *slot;
 
 	if (!tctx)
 		return;
@@ -909,9 +921,7 @@ void BPF_STRUCT_OPS(agent_running, struct task_struct *p)
 	if (tctx->run_class == AGENT_CLASS_BURST && now < tctx->pin_until && cpu != tctx->pin_cpu)
 		stat_inc(AGENT_STAT_MIGRATE_IN_WINDOW);
 	tctx->last_cpu = cpu;
-	slot = cpu_class_slot(cpu);
-	if (slot)
-		*slot = tctx->run_class;
+	set_cpu_class(cpu, tctx->run_class);
 	if (tctx->run_class == AGENT_CLASS_NORMAL && (s64)(p->scx.dsq_vtime - vtime_now) > 0)
 		vtime_now = p->scx.dsq_vtime;
 }

@@ -68,7 +68,8 @@
  * synchronous wakeup by a NORMAL waker, the head of the waker's CPU as above (a NORMAL slice is
  * short); else a CPU running NORMAL or BATCH work, which is preempted (for a synchronous wakeup
  * the waker's own CPU first: a BATCH waker's long slice is not trusted to end soon, and a CPU
- * preempts itself without an IPI). The waker's class is the current task's own, and only a task
+ * kicks itself without an IPI to another CPU, though sched_ext runs the kick as an irq_work, a
+ * self-interrupt). The waker's class is the current task's own, and only a task
  * on agent_class counts (in partial mode most wakers are fair-class tasks, which may not block).
  * After placement the task is pinned to that CPU for antimig_ns: a preempted BURST task goes back
  * onto that CPU's local queue, so no other CPU pulls it away mid-step. NORMAL and BATCH use the
@@ -593,7 +594,7 @@ static s32 pick_burst_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, s
 		*how = PLACE_SYNC;
 		return this_cpu;
 	}
-	/* Preempting the waker's own CPU needs no IPI. */
+	/* Preempting the waker's own CPU sends no IPI to another one. */
 	cpu = preemptible_cpu(p, sync ? this_cpu : prev_cpu);
 	*how = PLACE_PREEMPT;
 	return cpu;

@@ -41,12 +41,12 @@ public sealed class PolicyTests
             + string.Join(", ", stats.Select(kv => $"{kv.Key}={kv.Value}"));
         TestContext.Current.TestOutputHelper?.WriteLine(report);
 
-        // Issue 3 asks for 2x EEVDF's steps. The loop measures 1.81x (7.3.4) and 2.22x (6.19.14)
-        // (medians of interleaved rounds per boot under TCG, 2026-11-22; 1.58-2.01x before NORMAL
+        // Issue 3 asks for 2x EEVDF's steps. The loop measures 1.83x (7.3.4) and 2.21x (6.19.14)
+        // (medians of interleaved rounds per boot under TCG, CI 2026-11-22; 1.58-2.01x before NORMAL
         // tasks in a step kept their CPU at slice end, 1.16-1.37x before BURST tasks did), and
         // EEVDF's own rounds range widely, so 2x would fail some runs: 1.4x is asserted and the
-        // report above carries the ratio into every run's output. The BATCH hogs must have
-        // yielded to the loop.
+        // report above carries the ratio into every run's output. docs/dev/policy-step-rate.md
+        // has what limits the loop on 7.3.4. The BATCH hogs must have yielded to the loop.
         Assert.True(ours >= 1.4 * eevdf, $"the BURST loop did not complete 1.4x EEVDF's steps: {report}");
         Assert.True(stats[AgentStat.BatchYield] > 0, $"no BATCH run was cut short for the waiting loop: {report}");
         Assert.True(stats[AgentStat.Inherited] >= (ulong)s_hogs, $"the hogs forked by a BATCH parent were not counted as inherited: {report}");

@@ -8,7 +8,14 @@ using AgentSched.Tests;
 
 namespace AgentSched.Kernel.Tests;
 
-/// <summary>agent_class's policy on the real kernel, loaded in-process and steered through its hint map.</summary>
+/// <summary>
+/// agent_class's policy on the real kernel, loaded in-process and steered through its hint map.
+/// It compares step rates, so scripts/test runs it in a VM of its own with multi-threaded TCG
+/// (trait vm=mttcg), where the vCPUs run at once: single-threaded TCG runs them in turns and hands
+/// the host thread over on interrupts, which made EEVDF's rate depend on how many timer interrupts
+/// the kernel raises (docs/dev/policy-step-rate.md).
+/// </summary>
+[Trait("vm", "mttcg")]
 public sealed class PolicyTests
 {
     private static readonly int s_hogs = 2 * Environment.ProcessorCount;
@@ -41,13 +48,13 @@ public sealed class PolicyTests
             + string.Join(", ", stats.Select(kv => $"{kv.Key}={kv.Value}"));
         TestContext.Current.TestOutputHelper?.WriteLine(report);
 
-        // Issue 3 asks for 2x EEVDF's steps. The loop measures 1.83x (7.3.4) and 2.21x (6.19.14)
-        // (medians of interleaved rounds per boot under TCG, CI 2026-11-22; 1.58-2.01x before NORMAL
-        // tasks in a step kept their CPU at slice end, 1.16-1.37x before BURST tasks did), and
-        // EEVDF's own rounds range widely, so 2x would fail some runs: 1.4x is asserted and the
-        // report above carries the ratio into every run's output. docs/dev/policy-step-rate.md
-        // has what limits the loop on 7.3.4. The BATCH hogs must have yielded to the loop.
-        Assert.True(ours >= 1.4 * eevdf, $"the BURST loop did not complete 1.4x EEVDF's steps: {report}");
+        // Issue 3 asks for 2x EEVDF's steps in the same boot. Under multi-threaded TCG the loop
+        // measured 2.61x on 7.3.4 (410.5 against 157.5 steps/s) and 2.47x on 6.19.14 (423.2 against
+        // 171.0; scripts/lib/policy-ab, medians of 3 rounds). Under single-threaded TCG it was
+        // 1.76-1.83x on 7.3.4 and 2.13-2.21x on 6.19.14: 7.3.4 enables HRTICK, whose timer
+        // interrupts shortened EEVDF's turns (EEVDF 135.8 steps/s with it, 108.4 without;
+        // docs/dev/policy-step-rate.md). The BATCH hogs must have yielded to the loop.
+        Assert.True(ours >= 2 * eevdf, $"the BURST loop did not complete 2x EEVDF's steps: {report}");
         Assert.True(stats[AgentStat.BatchYield] > 0, $"no BATCH run was cut short for the waiting loop: {report}");
         Assert.True(stats[AgentStat.Inherited] >= (ulong)s_hogs, $"the hogs forked by a BATCH parent were not counted as inherited: {report}");
         Assert.True(latency.Count(AgentClass.Burst) > 0 && latency.Count(AgentClass.Batch) > 0, report);

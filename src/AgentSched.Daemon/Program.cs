@@ -42,7 +42,17 @@ try
 {
     using IHost host = builder.Build();
     AgentSchedServiceCollectionExtensions.ValidateAllOptions(host.Services);
-    await host.RunAsync();
+    // RunAsync would dispose the host on return; the fault check below still needs its services.
+    await host.StartAsync();
+    await host.WaitForShutdownAsync();
+    if (DaemonFault.Of(host.Services) is { } fault)
+    {
+        // A service failed (a bug): the host stopped without saying why, so say it here, and exit
+        // non-zero so that systemd restarts the daemon (marks were left in force: DaemonFault).
+        Log.Logger.Fatal(fault, "agentschedd stopped because a service failed");
+        Console.Error.WriteLine($"agentschedd: stopped because a service failed: {fault.Message}");
+        return (int)DaemonExitCode.Unexpected;
+    }
     return (int)DaemonExitCode.Ok;
 }
 catch (DaemonStartupException e)

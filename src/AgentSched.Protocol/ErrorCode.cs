@@ -27,7 +27,11 @@ public static class ErrorCode
     /// <summary>The caller may not act on the target: a non-root caller may only mark its own processes.</summary>
     public const string PermissionDenied = "permission_denied";
 
-    /// <summary>The caller's uid already has the maximum number of BURST tasks (Api:MaxBurstTasksPerUid).</summary>
+    /// <summary>
+    /// A limit was reached: the caller's uid holds its maximum of BURST tasks (Api:MaxBurstTasksPerUid)
+    /// or of marks (Api:MaxMarksPerUid), the daemon its maximum of marks (Api:MaxMarks), or, answered
+    /// once to a new connection before it is closed, of connections (Api:MaxConnections, Api:MaxConnectionsPerUid).
+    /// </summary>
     public const string LimitExceeded = "limit_exceeded";
 
     /// <summary>The connection sent more than Api:MaxRequestsPerSecond; the request was not executed.</summary>
@@ -39,6 +43,12 @@ public static class ErrorCode
     /// <summary>Applying the request failed in the kernel; the message has the errno. The request had no effect.</summary>
     public const string Internal = "internal";
 
+    /// <summary>
+    /// The daemon ran out of a resource of its own (file descriptors, memory) while handling the
+    /// request. The request had no effect and nothing the daemon holds was lost; retry later.
+    /// </summary>
+    public const string ResourceExhausted = "resource_exhausted";
+
     /// <summary><c>steps</c> was asked of a daemon that records none: it is in fallback mode, or runs with Scheduler:TraceSteps off.</summary>
     public const string NotTracing = "not_tracing";
 
@@ -46,6 +56,6 @@ public static class ErrorCode
     public static IReadOnlyList<string> All { get; } =
     [
         BadJson, LineTooLong, UnsupportedVersion, UnknownOp, BadRequest, NoSuchProcess,
-        PermissionDenied, LimitExceeded, RateLimited, Unavailable, Internal, NotTracing,
+        PermissionDenied, LimitExceeded, RateLimited, Unavailable, Internal, NotTracing, ResourceExhausted,
     ];
 }

@@ -26,6 +26,18 @@ public sealed class ApiOptions
     /// <summary>Marks the daemon holds in total (each keeps a pidfd open).</summary>
     public int MaxMarks { get; set; } = 16_384;
 
+    /// <summary>Marks of any class (and open steps) one requesting uid may hold at once.</summary>
+    public int MaxMarksPerUid { get; set; } = 1_024;
+
+    /// <summary>Connections the daemon serves at once; one more is answered with limit_exceeded and closed.</summary>
+    public int MaxConnections { get; set; } = 4_096;
+
+    /// <summary>Connections one uid may hold open at once.</summary>
+    public int MaxConnectionsPerUid { get; set; } = 1_024;
+
+    /// <summary>A connection that sends no complete line for this long is closed (a partial line does not count).</summary>
+    public int IdleTimeoutSeconds { get; set; } = 300;
+
     /// <summary>The window of a <c>step_begin</c> that names none.</summary>
     public int DefaultStepWindowMs { get; set; } = 100;
 
@@ -60,6 +72,22 @@ internal sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
         if (o.MaxMarks is < 1 or > 1_000_000)
         {
             errors.Add($"Api:MaxMarks must be between 1 and 1000000 (got {o.MaxMarks})");
+        }
+        if (o.MaxMarksPerUid is < 1 or > 1_000_000)
+        {
+            errors.Add($"Api:MaxMarksPerUid must be between 1 and 1000000 (got {o.MaxMarksPerUid})");
+        }
+        if (o.MaxConnections is < 1 or > 1_000_000)
+        {
+            errors.Add($"Api:MaxConnections must be between 1 and 1000000 (got {o.MaxConnections})");
+        }
+        if (o.MaxConnectionsPerUid is < 1 or > 1_000_000)
+        {
+            errors.Add($"Api:MaxConnectionsPerUid must be between 1 and 1000000 (got {o.MaxConnectionsPerUid})");
+        }
+        if (o.IdleTimeoutSeconds is < 1 or > 86_400)
+        {
+            errors.Add($"Api:IdleTimeoutSeconds must be between 1 and 86400 (got {o.IdleTimeoutSeconds})");
         }
         if (o.DefaultStepWindowMs is < AgentSched.Protocol.ApiProtocol.MinWindowMs or > AgentSched.Protocol.ApiProtocol.MaxWindowMs)
         {

@@ -29,6 +29,15 @@ internal sealed partial class ApiServer(
     private bool _started;
     private readonly CancellationTokenSource _closing = new();
     private readonly List<Task> _connections = [];
+    private readonly Dictionary<uint, int> _perUid = [];
+    private int _admitted;
+    private ulong? _fdLimit;
+
+    /// <summary>Descriptors beyond one per connection and one per mark: the listener, the state files, libbpf's maps and links, /proc reads, the runtime's own.</summary>
+    private const ulong FdReserve = 256;
+
+    private static readonly TimeSpan s_acceptRetry = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_refusalSend = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Binds before any service starts, so a second daemon on the same socket stops before it touches
@@ -39,6 +48,14 @@ internal sealed partial class ApiServer(
         ApiOptions o = options.Current;
         _path = o.SocketPath;
         _listener = Bind(o);
+        try
+        {
+            _fdLimit = FileDescriptorLimit.RaiseToHard();
+        }
+        catch (AgentSched.Interop.SyscallException e)
+        {
+            LogFdLimitUnknown(e.Message);
+        }
         return Task.CompletedTask;
     }
 
@@ -51,6 +68,11 @@ internal sealed partial class ApiServer(
             LogNoGroup(_missingGroup, o.SocketPath);
         }
         LogListening(o.SocketPath, o.SocketMode, o.SocketGroup.Length > 0 ? o.SocketGroup : "root");
+        ulong needed = (ulong)o.MaxConnections + (ulong)o.MaxMarks + FdReserve;
+        if (_fdLimit is { } limit && limit < needed)
+        {
+            LogFdLimitLow(limit, o.MaxConnections, o.MaxMarks, needed);
+        }
         return Task.CompletedTask;
     }
 
@@ -141,11 +163,33 @@ internal sealed partial class ApiServer(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _closing.Token);
+        bool failing = false;
         try
         {
             while (!linked.IsCancellationRequested)
             {
-                Socket client = await _listener!.AcceptAsync(linked.Token).ConfigureAwait(false);
+                Socket client;
+                try
+                {
+                    client = await _listener!.AcceptAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (SocketException e) when (!linked.IsCancellationRequested)
+                {
+                    // Out of descriptors (EMFILE, ENFILE) or kernel memory: the client waits in the
+                    // backlog, and is taken once something is released. Logged once per spell.
+                    if (!failing)
+                    {
+                        LogAcceptFailing(e.Message, counters.ConnectionsOpen);
+                        failing = true;
+                    }
+                    await Task.Delay(s_acceptRetry, linked.Token).ConfigureAwait(false);
+                    continue;
+                }
+                if (failing)
+                {
+                    LogAcceptRecovered();
+                    failing = false;
+                }
                 lock (_connections)
                 {
                     _connections.RemoveAll(t => t.IsCompleted);
@@ -158,9 +202,43 @@ internal sealed partial class ApiServer(
         }
     }
 
+    /// <summary>
+    /// Admits a connection within Api:MaxConnections and Api:MaxConnectionsPerUid; null when admitted,
+    /// else the refusal. <see cref="Release"/> undoes an admission.
+    /// </summary>
+    private ProtocolError? Admit(uint uid)
+    {
+        ApiOptions o = options.Current;
+        lock (_perUid)
+        {
+            int mine = _perUid.GetValueOrDefault(uid);
+            if (_admitted >= o.MaxConnections)
+            {
+                return new ProtocolError(ErrorCode.LimitExceeded,
+                    $"agentschedd serves its maximum of {o.MaxConnections} connections (Api:MaxConnections); the connection is closed");
+            }
+            if (mine >= o.MaxConnectionsPerUid)
+            {
+                return new ProtocolError(ErrorCode.LimitExceeded,
+                    $"uid {uid} already has {o.MaxConnectionsPerUid} connections open (Api:MaxConnectionsPerUid); the connection is closed");
+            }
+            _perUid[uid] = mine + 1;
+            _admitted++;
+            return null;
+        }
+    }
+
+    private void Release(uint uid)
+    {
+        lock (_perUid)
+        {
+            _admitted--;
+            if (_perUid[uid] == 1) _perUid.Remove(uid); else _perUid[uid]--;
+        }
+    }
+
     private async Task ServeAsync(Socket socket, CancellationToken stopping)
     {
-        counters.Opened();
         using (socket)
         {
             PeerCredentials peer;
@@ -171,64 +249,116 @@ internal sealed partial class ApiServer(
             catch (SocketException e)
             {
                 LogNoCredentials(e.Message);
-                counters.Closed();
                 return;
             }
-            var framer = new LineFramer(ApiProtocol.MaxLineBytes);
-            var output = new ArrayBufferWriter<byte>(4096);
-            var bucket = new TokenBucket(options.Current.MaxRequestsPerSecond);
+            if (Admit(peer.Uid) is { } refused)
+            {
+                await RefuseAsync(socket, peer, refused, stopping).ConfigureAwait(false);
+                return;
+            }
+            counters.Opened();
             try
             {
-                while (true)
-                {
-                    int n = await socket.ReceiveAsync(framer.GetReadBuffer(), SocketFlags.None, stopping).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        break;
-                    }
-                    framer.Advance(n);
-                    bool durable = ServeLines(peer, framer, output, bucket);
-                    if (durable)
-                    {
-                        await store.FlushAsync(stopping).ConfigureAwait(false);
-                    }
-                    if (output.WrittenCount > 0)
-                    {
-                        await SendAllAsync(socket, output.WrittenMemory, stopping).ConfigureAwait(false);
-                        output.ResetWrittenCount();
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-            }
-            catch (SocketException e)
-            {
-                LogDropped(peer.Pid, e.SocketErrorCode.ToString());
-            }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
-            {
-                // A bug, not the client's fault: log it with its trace, close this connection only.
-                LogConnectionFailed(e, peer.Pid);
+                await ServeAdmittedAsync(socket, peer, stopping).ConfigureAwait(false);
             }
             finally
             {
                 counters.Closed();
+                Release(peer.Uid);
             }
         }
     }
 
-    /// <summary>Answers every complete line buffered; true when one of them must reach the disk before the answers are sent.</summary>
-    private bool ServeLines(PeerCredentials peer, LineFramer framer, ArrayBufferWriter<byte> output, TokenBucket bucket)
+    /// <summary>Answers a connection over a limit once, without reading from it, then closes it.</summary>
+    private async Task RefuseAsync(Socket socket, PeerCredentials peer, ProtocolError refused, CancellationToken stopping)
     {
-        bool durable = false;
+        LogConnectionRefused(peer.Pid, peer.Uid, refused.Message);
+        var output = new ArrayBufferWriter<byte>(256);
+        handler.Error(output, null, refused);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            timeout.CancelAfter(s_refusalSend);
+            await SendAllAsync(socket, output.WrittenMemory, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ServeAdmittedAsync(Socket socket, PeerCredentials peer, CancellationToken stopping)
+    {
+        var framer = new LineFramer(ApiProtocol.MaxLineBytes);
+        var output = new ArrayBufferWriter<byte>(4096);
+        var bucket = new TokenBucket(options.Current.MaxRequestsPerSecond);
+        // Closes a connection that sends no complete line for Api:IdleTimeoutSeconds, or does not
+        // read its answers for as long: a client holding a descriptor without using it.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        TimeSpan idleTimeout = TimeSpan.FromSeconds(options.Current.IdleTimeoutSeconds);
+        idle.CancelAfter(idleTimeout);
+        try
+        {
+            while (true)
+            {
+                int n = await socket.ReceiveAsync(framer.GetReadBuffer(), SocketFlags.None, idle.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                framer.Advance(n);
+                (bool durable, bool complete) = ServeLines(peer, framer, output, bucket);
+                if (durable)
+                {
+                    await store.FlushAsync(stopping).ConfigureAwait(false);
+                }
+                if (output.WrittenCount > 0)
+                {
+                    await SendAllAsync(socket, output.WrittenMemory, idle.Token).ConfigureAwait(false);
+                    output.ResetWrittenCount();
+                }
+                if (complete)
+                {
+                    idle.CancelAfter(idleTimeout);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested)
+        {
+            LogIdleClosed(peer.Pid, options.Current.IdleTimeoutSeconds);
+        }
+        catch (SocketException e)
+        {
+            LogDropped(peer.Pid, e.SocketErrorCode.ToString());
+        }
+        catch (Exception) when (stopping.IsCancellationRequested)
+        {
+            // The daemon is stopping and took what this connection was using (the store) with it.
+        }
+        catch (Exception e)
+        {
+            // A bug, not the client's fault: log it with its trace, close this connection only.
+            LogConnectionFailed(e, peer.Pid);
+        }
+    }
+
+    /// <summary>
+    /// Answers every complete line buffered. Durable: one of them must reach the disk before the
+    /// answers are sent; complete: there was at least one complete line.
+    /// </summary>
+    private (bool Durable, bool Complete) ServeLines(PeerCredentials peer, LineFramer framer, ArrayBufferWriter<byte> output, TokenBucket bucket)
+    {
+        bool durable = false, complete = false;
         while (true)
         {
             LineFramer.FrameKind kind = framer.TryNext(out ReadOnlySpan<byte> line);
             if (kind == LineFramer.FrameKind.None)
             {
-                return durable;
+                return (durable, complete);
             }
+            complete = true;
             if (kind == LineFramer.FrameKind.TooLong)
             {
                 counters.Request(null);
@@ -283,6 +413,25 @@ internal sealed partial class ApiServer(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "closed the connection from pid {Pid} after an unexpected error")]
     private partial void LogConnectionFailed(Exception e, int pid);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot accept connections: {Reason} ({Open} open); new clients wait until descriptors are released")]
+    private partial void LogAcceptFailing(string reason, long open);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "the file descriptor limit is {Limit}, below Api:MaxConnections ({Connections}) + Api:MaxMarks ({Marks}) + 256 = {Needed}: requests may be refused with resource_exhausted before those limits are reached (raise LimitNOFILE, or lower the limits)")]
+    private partial void LogFdLimitLow(ulong limit, int connections, int marks, ulong needed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cannot read or raise the file descriptor limit: {Reason}")]
+    private partial void LogFdLimitUnknown(string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "accepting connections again")]
+    private partial void LogAcceptRecovered();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "refused a connection from pid {Pid} (uid {Uid}): {Reason}")]
+    private partial void LogConnectionRefused(int pid, uint uid, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "closed the connection from pid {Pid}: no complete line for {Seconds} s (Api:IdleTimeoutSeconds)")]
+    private partial void LogIdleClosed(int pid, int seconds);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "connection from pid {Pid} dropped: {Reason}")]
     private partial void LogDropped(int pid, string reason);

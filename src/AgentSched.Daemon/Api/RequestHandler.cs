@@ -32,18 +32,17 @@ internal sealed partial class RequestHandler(
     public bool Handle(PeerCredentials peer, ApiRequest request, IBufferWriter<byte> output)
     {
         counters.Request(request.Op);
-        RegistryResult result = request.Op switch
+        RegistryResult result;
+        try
         {
-            ApiOp.Ping => new RegistryResult(null, null),
-            ApiOp.Mark => registry.Mark(peer, request),
-            ApiOp.Unmark => registry.Unmark(peer, request),
-            ApiOp.StepBegin => registry.StepBegin(peer, request),
-            ApiOp.StepEnd => registry.StepEnd(peer, request),
-            ApiOp.Status => new RegistryResult(null, WriteStatus),
-            ApiOp.Stats => new RegistryResult(null, WriteStats),
-            ApiOp.Steps => steps.Run(peer, request),
-            _ => RegistryResult.Fail(ErrorCode.UnknownOp, "unknown op"),
-        };
+            result = Execute(peer, request);
+        }
+        catch (Exception e) when (e is OutOfMemoryException || MarkRegistry.IsExhaustion(e))
+        {
+            // The registry answers what it anticipates; this is a /proc read or an allocation elsewhere.
+            result = RegistryResult.Fail(ErrorCode.ResourceExhausted,
+                $"agentschedd is out of a resource it needs ({e.Message}); the request had no effect, retry later");
+        }
         if (result.Error is { } error)
         {
             Error(output, request.IdJson, error);
@@ -56,6 +55,19 @@ internal sealed partial class RequestHandler(
         // must undo them after a crash; in sched_ext mode a step lives in the pinned hint map and ends by itself.
         return request.Op is ApiOp.Mark or ApiOp.Unmark || (request.Op is ApiOp.StepBegin or ApiOp.StepEnd && registry.Mode == "fallback");
     }
+
+    private RegistryResult Execute(PeerCredentials peer, ApiRequest request) => request.Op switch
+    {
+        ApiOp.Ping => new RegistryResult(null, null),
+        ApiOp.Mark => registry.Mark(peer, request),
+        ApiOp.Unmark => registry.Unmark(peer, request),
+        ApiOp.StepBegin => registry.StepBegin(peer, request),
+        ApiOp.StepEnd => registry.StepEnd(peer, request),
+        ApiOp.Status => new RegistryResult(null, WriteStatus),
+        ApiOp.Stats => new RegistryResult(null, WriteStats),
+        ApiOp.Steps => steps.Run(peer, request),
+        _ => RegistryResult.Fail(ErrorCode.UnknownOp, "unknown op"),
+    };
 
     /// <summary>Writes an error response and counts it.</summary>
     public void Error(IBufferWriter<byte> output, byte[]? idJson, ProtocolError error)

@@ -1,6 +1,7 @@
 using AgentSched.Interop;
 using AgentSched.Interop.Kernel;
 using AgentSched.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace AgentSched.Daemon.Marks;
 
@@ -11,9 +12,11 @@ namespace AgentSched.Daemon.Marks;
 /// NORMAL is the task's own settings. Real-time and deadline tasks are left alone: they already
 /// outrank every class. Every thread of a process is changed; threads created later inherit from
 /// their creator, as the kernel does, and are put back with the rest when the mark ends (not those
-/// created by a thread marked on its own, a step opened for one tid).
+/// created by a thread marked on its own, a step opened for one tid). A thread is acted on only as
+/// the <see cref="ThreadRef"/> the daemon saved (tid and start time), so a tid that a thread of the
+/// mark left behind never carries the mark's or the saved settings to whatever task has it next.
 /// </summary>
-internal sealed class FallbackHintBackend : IHintBackend
+internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHintBackend
 {
     public const int BurstNice = -10;
     public const int BatchNice = 10;
@@ -23,74 +26,90 @@ internal sealed class FallbackHintBackend : IHintBackend
 
     public string Mode => "fallback";
 
-    public void Apply(MarkEntry entry, EffectiveHint hint)
+    public void Apply(MarkEntry entry, EffectiveHint hint) => ApplyEach(entry, original => Target(original, hint.Class), logger);
+
+    public void Remove(MarkEntry entry) => Restore(entry, logger);
+
+    /// <summary>
+    /// Gives each thread of the entry what <paramref name="target"/> makes of its settings from before
+    /// the mark (null: leave it). Threads are reached as <see cref="ThreadRef"/>s: one that exited is
+    /// forgotten, and its tid, should a newer thread of the process have it, names that newer thread.
+    /// </summary>
+    /// <exception cref="SyscallException">ESRCH when the entry's own task has exited; EPERM, EINVAL from sched_setattr.</exception>
+    internal static void ApplyEach(MarkEntry entry, Func<SchedAttr, SchedAttr?> target, ILogger? logger)
     {
         SchedAttr? main = MainBefore(entry);
         foreach (int tid in entry.Threads())
         {
-            try
+            if (Original(entry, tid, main) is not (ThreadRef thread, SchedAttr original))
             {
-                SchedAttr original = Original(entry, tid, main);
-                if (Target(original, hint.Class) is { } target)
-                {
-                    TaskScheduling.Set(tid, target);
-                    entry.Applied.Add((target.Policy, target.Nice));
-                }
+                GoneUnlessMain(entry, tid);
+                continue;
             }
-            catch (SyscallException e) when (e.Errno == ESRCH && tid != entry.Pid)
+            if (target(original) is not { } wanted)
             {
-                entry.Saved.Remove(tid); // a thread that exited while we walked the list
+                continue;
             }
+            ThreadChange done = thread.TrySet(wanted);
+            if (done == ThreadChange.Done)
+            {
+                entry.Applied.Add((wanted.Policy, wanted.Nice));
+                continue;
+            }
+            entry.Saved.Remove(tid);
+            Report(logger, thread, done);
+            GoneUnlessMain(entry, tid);
         }
     }
-
-    public void Remove(MarkEntry entry) => Restore(entry);
 
     /// <summary>The main thread's settings from before the mark, once an earlier Apply saved them (null before that, and for a thread entry).</summary>
     internal static SchedAttr? MainBefore(MarkEntry entry) =>
-        !entry.IsThread && entry.Saved.TryGetValue(entry.Pid, out SchedAttr main) ? main : null;
+        !entry.IsThread && entry.Saved.TryGetValue(entry.Pid, out SavedThread main) ? main.Attr : null;
 
     /// <summary>
-    /// What <paramref name="tid"/> had before the mark, saved on first sight. A thread first seen after
-    /// an earlier Apply was created while the process was marked: if it inherited the mark's settings
-    /// (<see cref="Inherited"/>), what it goes back to is the main thread's own (<paramref name="main"/>).
+    /// The thread <paramref name="tid"/> of the entry and what it had before the mark, saved on first
+    /// sight; null when it has exited. A thread first seen after an earlier Apply was created while the
+    /// process was marked: if it inherited the mark's settings (<see cref="Inherited"/>), what it goes
+    /// back to is the main thread's own (<paramref name="main"/>).
     /// </summary>
-    internal static SchedAttr Original(MarkEntry entry, int tid, SchedAttr? main)
+    internal static (ThreadRef Thread, SchedAttr Original)? Original(MarkEntry entry, int tid, SchedAttr? main)
     {
-        if (!entry.Saved.TryGetValue(tid, out SchedAttr original))
+        if (entry.Saved.TryGetValue(tid, out SavedThread saved))
         {
-            original = TaskScheduling.Get(tid);
-            if (main is { } m && Inherited(entry, m, original))
+            var known = new ThreadRef(entry.Pid, tid, saved.StartTime);
+            if (known.Exists)
             {
-                original = m with { Flags = original.Flags };
+                return (known, saved.Attr);
             }
-            entry.Saved[tid] = original;
+            entry.Saved.Remove(tid); // that thread exited: a thread with its tid now is a newer one
         }
-        return original;
+        if (ThreadRef.Find(entry.Pid, tid) is not { } thread || thread.TryGet() is not { } now)
+        {
+            return null;
+        }
+        SchedAttr original = main is { } m && Inherited(entry, m, now) ? m with { Flags = now.Flags } : now;
+        entry.Saved[tid] = new SavedThread(thread.StartTime, original);
+        return (thread, original);
     }
 
     /// <summary>
-    /// Puts every thread back as it was before the daemon changed it; threads that exited are skipped.
-    /// Then the threads the process created while marked, which the daemon never saw: they started
-    /// with their creator's marked settings. One that still has settings the mark gave (and that no
-    /// thread had before it) gets the main thread's earlier ones; one that changed its own settings
-    /// since is left alone. Best effort: a thread that cannot be changed is skipped.
+    /// Puts every thread back as it was before the daemon changed it, each only while it is the thread
+    /// that was saved (a thread that exited is skipped, whatever task has its tid now). Then the
+    /// threads the process created while marked, which the daemon never saw: they started with their
+    /// creator's marked settings. One that still has settings the mark gave (and that no thread had
+    /// before it) gets the main thread's earlier ones; one that changed its own settings since is left
+    /// alone. Best effort: a thread that cannot be changed is skipped.
     /// </summary>
-    internal static void Restore(MarkEntry entry)
+    internal static void Restore(MarkEntry entry, ILogger? logger)
     {
         SchedAttr? main = MainBefore(entry);
         var saved = new HashSet<int>(entry.Saved.Keys);
         try
         {
-            foreach ((int tid, SchedAttr original) in entry.Saved)
+            foreach ((int tid, SavedThread s) in entry.Saved)
             {
-                try
-                {
-                    TaskScheduling.Set(tid, original);
-                }
-                catch (SyscallException e) when (e.Errno == ESRCH)
-                {
-                }
+                var thread = new ThreadRef(entry.Pid, tid, s.StartTime);
+                Report(logger, thread, thread.TrySet(s.Attr));
             }
         }
         finally
@@ -98,14 +117,14 @@ internal sealed class FallbackHintBackend : IHintBackend
             // After the saved threads: a thread created while this ran has a restored creator.
             if (main is { } m)
             {
-                RestoreCreatedWhileMarked(entry, m, saved);
+                RestoreCreatedWhileMarked(entry, m, saved, logger);
             }
             entry.Saved.Clear();
             entry.Applied.Clear();
         }
     }
 
-    private static void RestoreCreatedWhileMarked(MarkEntry entry, SchedAttr main, HashSet<int> saved)
+    private static void RestoreCreatedWhileMarked(MarkEntry entry, SchedAttr main, HashSet<int> saved, ILogger? logger)
     {
         IReadOnlyList<int> threads;
         try
@@ -124,16 +143,31 @@ internal sealed class FallbackHintBackend : IHintBackend
             }
             try
             {
-                SchedAttr now = TaskScheduling.Get(tid);
-                if (Inherited(entry, main, now))
+                if (ThreadRef.Find(entry.Pid, tid) is { } thread && thread.TryGet() is { } now && Inherited(entry, main, now))
                 {
-                    TaskScheduling.Set(tid, main with { Flags = now.Flags });
+                    Report(logger, thread, thread.TrySet(main with { Flags = now.Flags }));
                 }
             }
             catch (SyscallException)
             {
-                // exited, or not ours to change: the other threads still go back
+                // not ours to change: the other threads still go back
             }
+        }
+    }
+
+    private static void GoneUnlessMain(MarkEntry entry, int tid)
+    {
+        if (tid == entry.Pid)
+        {
+            throw new SyscallException($"sched_setattr({tid})", ESRCH);
+        }
+    }
+
+    private static void Report(ILogger? logger, ThreadRef thread, ThreadChange done)
+    {
+        if (done == ThreadChange.Raced && logger is not null)
+        {
+            LogRaced(logger, thread.Tid, thread.Pid);
         }
     }
 
@@ -146,7 +180,7 @@ internal sealed class FallbackHintBackend : IHintBackend
     internal static bool Inherited(MarkEntry entry, SchedAttr main, SchedAttr now)
     {
         (SchedPolicy, int) got = (now.Policy, now.Nice);
-        if (entry.Saved.Values.Any(s => (s.Policy, s.Nice) == got))
+        if (entry.Saved.Values.Any(s => (s.Attr.Policy, s.Attr.Nice) == got))
         {
             return false;
         }
@@ -173,4 +207,8 @@ internal sealed class FallbackHintBackend : IHintBackend
             _ => original,
         };
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "thread {Tid} of pid {Pid} exited while its scheduling was being changed; only if the pid space wrapped around in that moment could the change have reached another task with its tid")]
+    private static partial void LogRaced(ILogger logger, int tid, int pid);
 }

@@ -7,6 +7,9 @@ namespace AgentSched.Daemon.Marks;
 /// <param name="EndNs">CLOCK_MONOTONIC end of the window that grants it; null = no window.</param>
 internal readonly record struct EffectiveHint(TaskClass Class, ulong? EndNs, int? HomeCpu, int? BudgetUs);
 
+/// <summary>A thread's scheduling before the daemon first changed it, and the start time that tells it from a later thread with the same tid.</summary>
+internal readonly record struct SavedThread(ulong StartTime, SchedAttr Attr);
+
 /// <summary>The standing mark and the open step of one task.</summary>
 /// <param name="Class">The standing mark's class; null when only a step is open.</param>
 /// <param name="EndNs">The standing mark's window end; null = until unmarked.</param>
@@ -59,8 +62,11 @@ internal sealed class MarkEntry(ProcessHandle handle, ProcessInfo info, bool isT
     /// <summary>What was asked of this task; replaced as a whole, so a failed change rolls back by assignment.</summary>
     public MarkState State { get; set; }
 
-    /// <summary>Scheduling attributes of each thread before the daemon first changed them, for restoring.</summary>
-    public Dictionary<int, SchedAttr> Saved { get; } = [];
+    /// <summary>
+    /// Each thread's scheduling before the daemon first changed it, by tid, for restoring. A thread is
+    /// only ever acted on as the <see cref="ThreadRef"/> its start time names, never by tid alone.
+    /// </summary>
+    public Dictionary<int, SavedThread> Saved { get; } = [];
 
     /// <summary>
     /// The (policy, nice) pairs the daemon gave this entry's threads since <see cref="Saved"/> was

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace AgentSched.Daemon.Marks;
 
 /// <summary>A mark as persisted in marks.json: enough to find the same process again and to undo what was done to it.</summary>
-internal sealed record PersistedMark(int Pid, bool IsThread, ulong StartTimeTicks, uint RequesterUid, MarkState State, IReadOnlyDictionary<int, SchedAttr> Saved);
+internal sealed record PersistedMark(int Pid, bool IsThread, ulong StartTimeTicks, uint RequesterUid, MarkState State, IReadOnlyDictionary<int, SavedThread> Saved);
 
 internal sealed partial class MarkRegistry
 {
@@ -67,7 +67,7 @@ internal sealed partial class MarkRegistry
                 {
                     old.Remove(e);
                 }
-                catch (Exception ex) when (ex is SyscallException or BpfException)
+                catch (Exception ex) when (ex is IOException or BpfException)
                 {
                     LogRestoreFailed(e.Pid, ex.Message);
                 }
@@ -106,7 +106,7 @@ internal sealed partial class MarkRegistry
                 {
                     _backend.Remove(e);
                 }
-                catch (Exception ex) when (ex is SyscallException or BpfException)
+                catch (Exception ex) when (ex is IOException or BpfException)
                 {
                     LogRestoreFailed(e.Pid, ex.Message);
                 }
@@ -120,7 +120,7 @@ internal sealed partial class MarkRegistry
         lock (_gate)
         {
             var marks = _entries.Values
-                .Select(e => new PersistedMark(e.Pid, e.IsThread, e.Info.StartTimeTicks, e.RequesterUid, e.State, new Dictionary<int, SchedAttr>(e.Saved)))
+                .Select(e => new PersistedMark(e.Pid, e.IsThread, e.Info.StartTimeTicks, e.RequesterUid, e.State, new Dictionary<int, SavedThread>(e.Saved)))
                 .ToList();
             return (Generation, marks);
         }
@@ -153,7 +153,7 @@ internal sealed partial class MarkRegistry
                     }
                     var entry = new MarkEntry(handle, info, m.IsThread, m.RequesterUid) { State = m.State };
                     handle = null;
-                    foreach ((int tid, SchedAttr attr) in m.Saved) entry.Saved[tid] = attr;
+                    foreach ((int tid, SavedThread saved) in m.Saved) entry.Saved[tid] = saved;
                     _entries[m.Pid] = entry;
                     if (Reapply(entry, now, entry.State) is { } failure)
                     {

@@ -24,11 +24,11 @@ internal readonly record struct RegistryResult(ProtocolError? Error, Action<Utf8
 /// </summary>
 internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<MarkRegistry> logger) : IDisposable
 {
-    private const int ENOENT = 2, ESRCH = 3, EINVAL = 22;
+    private const int ENOENT = 2, ESRCH = 3, ENOMEM = 12, EINVAL = 22, ENFILE = 23, EMFILE = 24;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<int, MarkEntry> _entries = [];
-    private IHintBackend _backend = new FallbackHintBackend();
+    private IHintBackend _backend = new FallbackHintBackend(logger);
     private long _generation;
     private ulong _nextDeadline = ulong.MaxValue;
 
@@ -158,12 +158,24 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
                     handle.Dispose();
                     return NoSuchProcess(pid);
                 }
+                catch (IOException e) when (IsExhaustion(e))
+                {
+                    handle.Dispose();
+                    return Exhausted(e);
+                }
                 entry = new MarkEntry(handle, info, isThread, peer.Uid);
             }
             if (Authorize(peer, entry.Handle, out RegistryResult denied) is false)
             {
                 if (created) entry.Dispose();
                 return denied;
+            }
+
+            if ((created || entry.RequesterUid != peer.Uid) && MarkCount(peer.Uid) >= api.Current.MaxMarksPerUid)
+            {
+                if (created) entry.Dispose();
+                return RegistryResult.Fail(ErrorCode.LimitExceeded,
+                    $"uid {peer.Uid} already holds {api.Current.MaxMarksPerUid} marks (Api:MaxMarksPerUid); unmark some or end their steps");
             }
 
             MarkState old = entry.State;
@@ -211,10 +223,10 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             }
             return null;
         }
-        catch (Exception e) when (e is SyscallException or BpfException)
+        catch (Exception e) when (e is IOException or BpfException)
         {
             entry.State = old;
-            int errno = e is SyscallException s ? s.Errno : ((BpfException)e).Errno;
+            int errno = e switch { SyscallException s => s.Errno, BpfException b => b.Errno, _ => e.HResult };
             if (errno == ESRCH)
             {
                 Drop(entry, restore: false);
@@ -224,13 +236,27 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             {
                 if (old.EffectiveAt(now) is { } previous) _backend.Apply(entry, previous);
             }
-            catch (Exception again) when (again is SyscallException or BpfException)
+            catch (Exception again) when (again is IOException or BpfException)
             {
                 LogRollbackFailed(entry.Pid, again.Message);
+            }
+            if (errno is EMFILE or ENFILE or ENOMEM)
+            {
+                return Exhausted(e);
             }
             return RegistryResult.Fail(ErrorCode.Internal, $"applying the change to pid {entry.Pid} failed: {e.Message}");
         }
     }
+
+    /// <summary>Entries of any class <paramref name="uid"/> holds.</summary>
+    private int MarkCount(uint uid) => _entries.Values.Count(e => e.RequesterUid == uid);
+
+    /// <summary>Out of descriptors or memory: EMFILE, ENFILE, ENOMEM (IOException carries the errno as its HResult on Linux).</summary>
+    internal static bool IsExhaustion(Exception e) =>
+        (e is SyscallException s ? s.Errno : e is IOException ? e.HResult : 0) is EMFILE or ENFILE or ENOMEM;
+
+    private static RegistryResult Exhausted(Exception e) => RegistryResult.Fail(ErrorCode.ResourceExhausted,
+        $"agentschedd is out of a resource it needs ({e.Message}); the request had no effect, retry later");
 
     /// <summary>BURST entries <paramref name="uid"/> holds, other than <paramref name="except"/> (the one being changed).</summary>
     private int BurstCount(uint uid, ulong now, MarkEntry except) =>
@@ -259,6 +285,10 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         catch (SyscallException e) when (e.Errno == ESRCH)
         {
             failure = NoSuchProcess(pid);
+        }
+        catch (SyscallException e) when (IsExhaustion(e))
+        {
+            failure = Exhausted(e);
         }
         catch (SyscallException e) when (e.Errno is EINVAL or ENOENT && !isThread) // a non-leader: EINVAL, or ENOENT on newer kernels (6.18)
         {
@@ -289,6 +319,11 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             denied = NoSuchProcess(target.Pid);
             return false;
         }
+        catch (IOException e) when (IsExhaustion(e))
+        {
+            denied = Exhausted(e);
+            return false;
+        }
         if (owner == peer.Uid)
         {
             return true;
@@ -308,7 +343,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             {
                 _backend.Remove(entry);
             }
-            catch (Exception e) when (e is SyscallException or BpfException)
+            catch (Exception e) when (e is IOException or BpfException)
             {
                 LogRestoreFailed(entry.Pid, e.Message);
             }

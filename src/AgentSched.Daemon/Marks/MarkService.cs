@@ -9,9 +9,10 @@ namespace AgentSched.Daemon.Marks;
 /// Keeps the marks true over time: restores persisted marks at start, ends windows when they end
 /// (the scheduler also does in BPF; in fallback mode only this does), drops marks of exited tasks
 /// (checked every second), persists changes no request waited for, and at a clean stop undoes
-/// every mark's effect on its task while keeping the marks persisted for the next start.
+/// every mark's effect on its task while keeping the marks persisted for the next start (not at a
+/// stop caused by a failed service: <see cref="DaemonFault"/>).
 /// </summary>
-internal sealed partial class MarkService(MarkRegistry registry, MarkStore store, ILogger<MarkService> logger) : BackgroundService
+internal sealed partial class MarkService(MarkRegistry registry, MarkStore store, IServiceProvider services, ILogger<MarkService> logger) : BackgroundService
 {
     private static readonly TimeSpan s_liveness = TimeSpan.FromSeconds(1);
     private readonly SemaphoreSlim _wake = new(0, 1);
@@ -65,6 +66,12 @@ internal sealed partial class MarkService(MarkRegistry registry, MarkStore store
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         registry.Changed -= Wake;
+        if (DaemonFault.Of(services) is not null)
+        {
+            await store.FlushAsync(CancellationToken.None, compact: true).ConfigureAwait(false);
+            LogLeftInForce(registry.Count, store.Path);
+            return;
+        }
         registry.RestoreAll();
         await store.FlushAsync(CancellationToken.None, compact: true).ConfigureAwait(false);
         if (registry.Count > 0)
@@ -86,6 +93,9 @@ internal sealed partial class MarkService(MarkRegistry registry, MarkStore store
 
     [LoggerMessage(Level = LogLevel.Information, Message = "restored {Restored} persisted marks ({Skipped} skipped: exited, pid reused or windows ended) from {Path}")]
     private partial void LogRestored(int restored, int skipped, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "stopping after a failure: the {Count} marks stay in force and in {Path} for the next start")]
+    private partial void LogLeftInForce(int count, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "restored the scheduling of {Count} marked tasks; their marks stay in {Path} for the next start")]
     private partial void LogKept(int count, string path);

@@ -1,8 +1,8 @@
 using AgentSched.Daemon.Scheduler;
-using AgentSched.Interop;
 using AgentSched.Interop.Abi;
 using AgentSched.Interop.Kernel;
 using AgentSched.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace AgentSched.Daemon.Marks;
 
@@ -11,10 +11,8 @@ namespace AgentSched.Daemon.Marks;
 /// the entry's pidfd. In partial mode BURST and BATCH tasks are also moved to SCHED_EXT (policy 7),
 /// since only those run on agent_class there; removing the mark restores their policy.
 /// </summary>
-internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial) : IHintBackend
+internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial, ILogger? logger = null) : IHintBackend
 {
-    private const int ESRCH = 3;
-
     public string Mode => "sched_ext";
 
     public void Apply(MarkEntry entry, EffectiveHint hint)
@@ -26,26 +24,12 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial)
         }
         if (hint.Class == TaskClass.Normal)
         {
-            FallbackHintBackend.Restore(entry);
+            FallbackHintBackend.Restore(entry, logger);
             return;
         }
-        SchedAttr? main = FallbackHintBackend.MainBefore(entry);
-        foreach (int tid in entry.Threads())
-        {
-            try
-            {
-                SchedAttr original = FallbackHintBackend.Original(entry, tid, main);
-                if (original.Policy is SchedPolicy.Normal or SchedPolicy.Batch or SchedPolicy.Idle)
-                {
-                    TaskScheduling.Set(tid, original with { Policy = SchedPolicy.Ext });
-                    entry.Applied.Add((SchedPolicy.Ext, original.Nice));
-                }
-            }
-            catch (SyscallException e) when (e.Errno == ESRCH && tid != entry.Pid)
-            {
-                entry.Saved.Remove(tid);
-            }
-        }
+        FallbackHintBackend.ApplyEach(entry,
+            original => original.Policy is SchedPolicy.Normal or SchedPolicy.Batch or SchedPolicy.Idle ? original with { Policy = SchedPolicy.Ext } : null,
+            logger);
     }
 
     public void Remove(MarkEntry entry)
@@ -54,7 +38,7 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial)
         {
             scheduler.ClearHint(entry.Handle);
         }
-        FallbackHintBackend.Restore(entry);
+        FallbackHintBackend.Restore(entry, logger);
     }
 
     internal static AgentHint ToAgentHint(EffectiveHint hint) => new()

@@ -22,7 +22,8 @@ internal sealed partial class SchedulerSupervisor(
     IOptions<SchedulerOptions> options,
     Func<SchedExtStatus> readStatus,
     TimeProvider time,
-    ILogger<SchedulerSupervisor> logger) : BackgroundService
+    ILogger<SchedulerSupervisor> logger,
+    IServiceProvider? services = null) : BackgroundService
 {
     private const int EPERM = 1, EBUSY = 16, EEXIST = 17;
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(200);
@@ -241,6 +242,11 @@ internal sealed partial class SchedulerSupervisor(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (scheduler.IsAttached && services is not null && DaemonFault.Of(services) is not null)
+        {
+            LogLeftAttached();
+            return; // as after kill -9: the next start adopts the pinned scheduler and its hints
+        }
         if (scheduler.IsAttached)
         {
             scheduler.Detach();
@@ -249,7 +255,7 @@ internal sealed partial class SchedulerSupervisor(
     }
 
     private void UseSchedExtBackend(SchedulerOptions o) =>
-        registry.SwitchBackend(new SchedExtHintBackend(scheduler, o.Partial));
+        registry.SwitchBackend(new SchedExtHintBackend(scheduler, o.Partial, logger));
 
     private void EnterFallback(string reason, bool healthy)
     {
@@ -260,7 +266,7 @@ internal sealed partial class SchedulerSupervisor(
         }
         if (previous.Mode != "fallback")
         {
-            registry.SwitchBackend(new FallbackHintBackend());
+            registry.SwitchBackend(new FallbackHintBackend(logger));
         }
     }
 
@@ -339,4 +345,7 @@ internal sealed partial class SchedulerSupervisor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "scheduler detached (sched_ext {State})")]
     private partial void LogDetached(string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "stopping after a failure: agent_class stays attached and pinned for the next start to adopt")]
+    private partial void LogLeftAttached();
 }

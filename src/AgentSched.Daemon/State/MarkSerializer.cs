@@ -27,10 +27,12 @@ internal static class MarkSerializer
         if (s.StepEndNs is { } stepEnd) w.WriteNumber("step_end_ns", stepEnd);
         if (s.StepBudgetUs is { } stepBudget) w.WriteNumber("step_budget_us", stepBudget);
         w.WriteStartArray("saved");
-        foreach ((int tid, SchedAttr a) in m.Saved.OrderBy(p => p.Key))
+        foreach ((int tid, SavedThread saved) in m.Saved.OrderBy(p => p.Key))
         {
+            SchedAttr a = saved.Attr;
             w.WriteStartObject();
             w.WriteNumber("tid", tid);
+            w.WriteNumber("start_time", saved.StartTime);
             w.WriteNumber("policy", (uint)a.Policy);
             w.WriteNumber("nice", a.Nice);
             w.WriteNumber("rt_priority", a.RtPriority);
@@ -65,15 +67,20 @@ internal static class MarkSerializer
             c = TaskClassNames.TryParse(cls.GetString(), out TaskClass parsed) ? parsed : throw new InvalidDataException($"unknown class '{cls}'");
         }
         var state = new MarkState(c, OptU64(m, "end_ns"), OptI32(m, "home_cpu"), OptI32(m, "budget_us"), OptU64(m, "step_end_ns"), OptI32(m, "step_budget_us"));
-        var saved = new Dictionary<int, SchedAttr>();
+        int pid = m.GetProperty("pid").GetInt32();
+        ulong startTime = m.GetProperty("start_time").GetUInt64();
+        var saved = new Dictionary<int, SavedThread>();
         foreach (JsonElement a in m.GetProperty("saved").EnumerateArray())
         {
-            saved[a.GetProperty("tid").GetInt32()] = new SchedAttr(
+            int tid = a.GetProperty("tid").GetInt32();
+            // Files from before threads carried their start time: the entry's own task is known by the
+            // mark's; another thread cannot be told from a task that reused its tid, so it is never acted on (0).
+            ulong threadStart = OptU64(a, "start_time") ?? (tid == pid ? startTime : 0);
+            saved[tid] = new SavedThread(threadStart, new SchedAttr(
                 (SchedPolicy)a.GetProperty("policy").GetUInt32(), a.GetProperty("nice").GetInt32(),
-                a.GetProperty("rt_priority").GetUInt32(), a.GetProperty("runtime_ns").GetUInt64(), a.GetProperty("flags").GetUInt64());
+                a.GetProperty("rt_priority").GetUInt32(), a.GetProperty("runtime_ns").GetUInt64(), a.GetProperty("flags").GetUInt64()));
         }
-        return new PersistedMark(m.GetProperty("pid").GetInt32(), m.GetProperty("thread").GetBoolean(),
-            m.GetProperty("start_time").GetUInt64(), m.GetProperty("requester_uid").GetUInt32(), state, saved);
+        return new PersistedMark(pid, m.GetProperty("thread").GetBoolean(), startTime, m.GetProperty("requester_uid").GetUInt32(), state, saved);
     }
 
     private static ulong? OptU64(JsonElement e, string name) => e.TryGetProperty(name, out JsonElement v) ? v.GetUInt64() : null;

@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using AgentSched.Interop.Kernel;
+using AgentSched.Tests;
+
+namespace AgentSched.Daemon.Tests;
+
+/// <summary>
+/// The reliability issue's findings, tried against the real agentschedd (fallback mode, this host)
+/// the way an attacker or an unlucky operator would, each asserted on what the kernel reports in
+/// /proc and what the daemon answers. Runs as root (ns_last_pid, prlimit, SCHED_FIFO).
+/// </summary>
+public sealed class TrustTests
+{
+    private static readonly TimeSpan s_start = TimeSpan.FromSeconds(60);
+    private const int SchedFifo = 1, SchedIdle = 5;
+
+    /// <summary>
+    /// A thread of the marked process makes itself SCHED_IDLE, so that is what the daemon saves for it;
+    /// it exits, its tid goes to another task (here root's SCHED_FIFO 10 sleeper, given the tid through
+    /// ns_last_pid the way ~32,000 forks would), and the mark ends. Before the fix the daemon, as
+    /// root, "restored" SCHED_IDLE onto the new task.
+    /// </summary>
+    [Theory]
+    [InlineData("unmark")]
+    [InlineData("window")]
+    public async Task ReusedThreadIdNeverGetsTheMarksSavedSettings(string ending)
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback");
+        await daemon.WaitForSocketAsync(s_start);
+        using Process child = Process.Start(new ProcessStartInfo("python3", ["-c",
+            "import os, sys, threading\n" +
+            "ev = threading.Event()\n" +
+            "def helper():\n" +
+            "    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n" +
+            "    print(threading.get_native_id(), flush=True)\n" +
+            "    ev.wait()\n" +
+            "t = threading.Thread(target=helper); t.start()\n" +
+            "sys.stdin.readline(); ev.set(); t.join(); print('joined', flush=True)\n" +
+            "sys.stdin.readline()\n"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        try
+        {
+            int tid = int.Parse(await ReadLine(child), CultureInfo.InvariantCulture);
+            Assert.Equal((0, SchedIdle), ProcStat.SchedAt($"/proc/{child.Id}/task/{tid}/stat"));
+            using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
+            string window = ending == "window" ? ",\"window_ms\":1500" : "";
+            AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{child.Id}},"class":"burst"{{window}}}"""));
+            Assert.Equal((-10, 0), ProcStat.SchedAt($"/proc/{child.Id}/task/{tid}/stat")); // the daemon saw and changed it
+
+            await child.StandardInput.WriteLineAsync("exit the helper");
+            await child.StandardInput.FlushAsync(TestContext.Current.CancellationToken);
+            Assert.Equal("joined", await ReadLine(child));
+            await daemon.WaitUntilAsync(() => !Directory.Exists($"/proc/{tid}"), TimeSpan.FromSeconds(10), $"tid {tid} to be freed");
+            using ProcStat.Sleeper victim = ProcStat.ReusePid(tid);
+            TaskScheduling.Set(victim.Pid, new SchedAttr(SchedPolicy.Fifo, 0, 10, 0, 0));
+
+            if (ending == "unmark")
+            {
+                AssertOk(await c.CallAsync($$"""{"v":1,"op":"unmark","pid":{{child.Id}}}"""));
+            }
+            else
+            {
+                await daemon.WaitUntilAsync(() => ProcStat.Sched(child.Id) == (0, 0), TimeSpan.FromSeconds(10), "the window to end and the main thread to be restored");
+            }
+
+            Assert.Equal((0, 0), ProcStat.Sched(child.Id));
+            SchedAttr after = TaskScheduling.Get(victim.Pid);
+            Assert.Equal((SchedPolicy.Fifo, 10u), (after.Policy, after.RtPriority));
+            Assert.Equal((0, SchedFifo), ProcStat.Sched(victim.Pid));
+        }
+        finally
+        {
+            child.Kill();
+            await child.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The daemon runs out of file descriptors (its limit lowered to 160 while it runs): marks past
+    /// that are refused with resource_exhausted on a connection that stays open, connections past it
+    /// wait in the backlog, and the daemon neither stops nor undoes a single accepted mark. Before
+    /// the fix the first EMFILE dropped the connection unanswered and the daemon began a clean stop
+    /// that restored every marked task.
+    /// </summary>
+    [Fact]
+    public async Task RunningOutOfFileDescriptorsRefusesRequestsAndUndoesNoMark()
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback", "--Api:MaxMarksPerUid=100000", "--Api:MaxBurstTasksPerUid=100000");
+        await daemon.WaitForSocketAsync(s_start);
+        using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
+        AssertOk(await c.CallAsync("""{"v":1,"op":"ping"}"""));
+        ProcessResult limited = await ProcessRunner.RunAsync("prlimit", ["--pid", daemon.Pid.ToString(CultureInfo.InvariantCulture), "--nofile=160:160"], TimeSpan.FromSeconds(10));
+        Assert.True(limited.ExitCode == 0, limited.Stderr);
+
+        var sleepers = new List<ProcStat.Sleeper>();
+        var marked = new List<int>();
+        try
+        {
+            JsonElement refused = default;
+            for (int i = 0; i < 200 && refused.ValueKind == JsonValueKind.Undefined; i++)
+            {
+                ProcStat.Sleeper s = ProcStat.Sleep();
+                sleepers.Add(s);
+                JsonElement r = await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{s.Pid}},"class":"burst"}""");
+                if (r.GetProperty("ok").GetBoolean()) marked.Add(s.Pid); else refused = r;
+            }
+            Assert.NotEqual(JsonValueKind.Undefined, refused.ValueKind);
+            Assert.Equal("resource_exhausted", refused.GetProperty("error").GetProperty("code").GetString());
+            Assert.InRange(marked.Count, 50, 160);
+
+            // More connections than descriptors: the daemon keeps running and serves again once they close.
+            var extra = new List<ApiConnection>();
+            for (int i = 0; i < 100; i++) extra.Add(await ApiConnection.OpenAsync(daemon.SocketPath));
+            await Task.Delay(1000, TestContext.Current.CancellationToken);
+            AssertOk(await c.CallAsync("""{"v":1,"op":"ping"}"""));
+            foreach (ApiConnection e in extra) e.Dispose();
+            Assert.False(daemon.HasExited, daemon.Output);
+
+            for (int i = 0; i < 3; i++) // a few descriptors are free again: the next request is served
+            {
+                AssertOk(await c.CallAsync($$"""{"v":1,"op":"unmark","pid":{{marked[^1]}}}"""));
+                marked.RemoveAt(marked.Count - 1);
+            }
+            using ApiConnection late = await ApiConnection.OpenAsync(daemon.SocketPath);
+            JsonElement status = await late.CallAsync("""{"v":1,"op":"status"}""");
+            AssertOk(status);
+            Assert.Equal(marked.Count, status.GetProperty("marks").GetProperty("burst").GetInt32());
+            Assert.All(marked, pid => Assert.Equal((-10, 0), ProcStat.Sched(pid)));
+            Assert.False(daemon.HasExited, daemon.Output);
+        }
+        finally
+        {
+            foreach (ProcStat.Sleeper s in sleepers) s.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionsOverTheLimitAreAnsweredAndClosed()
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback", "--Api:MaxConnectionsPerUid=3");
+        await daemon.WaitForSocketAsync(s_start);
+        var open = new List<ApiConnection>();
+        for (int i = 0; i < 3; i++)
+        {
+            open.Add(await ApiConnection.OpenAsync(daemon.SocketPath));
+            AssertOk(await open[^1].CallAsync("""{"v":1,"op":"ping"}"""));
+        }
+
+        using (ApiConnection over = await ApiConnection.OpenAsync(daemon.SocketPath))
+        {
+            JsonElement r = JsonDocument.Parse(await over.ReadLineAsync()).RootElement;
+            Assert.Equal("limit_exceeded", r.GetProperty("error").GetProperty("code").GetString());
+            Assert.Contains("Api:MaxConnectionsPerUid", r.GetProperty("error").GetProperty("message").GetString());
+            await Assert.ThrowsAsync<EndOfStreamException>(over.ReadLineAsync);
+        }
+
+        open[0].Dispose();
+        await Task.Delay(200, TestContext.Current.CancellationToken); // the daemon sees the close
+        using ApiConnection again = await ApiConnection.OpenAsync(daemon.SocketPath);
+        AssertOk(await again.CallAsync("""{"v":1,"op":"ping"}"""));
+        foreach (ApiConnection o in open.Skip(1)) o.Dispose();
+    }
+
+    /// <summary>A slowloris client (bytes, never a whole line) is closed after Api:IdleTimeoutSeconds; one that sends lines is not.</summary>
+    [Fact]
+    public async Task AConnectionThatSendsNoCompleteLineIsClosed()
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback", "--Api:IdleTimeoutSeconds=2");
+        await daemon.WaitForSocketAsync(s_start);
+        using ApiConnection slow = await ApiConnection.OpenAsync(daemon.SocketPath);
+        using ApiConnection busy = await ApiConnection.OpenAsync(daemon.SocketPath);
+        var clock = Stopwatch.StartNew();
+        Task<string> closed = slow.ReadLineAsync();
+        while (clock.Elapsed < TimeSpan.FromSeconds(5) && !closed.IsCompleted)
+        {
+            await slow.SendRawAsync("{");
+            AssertOk(await busy.CallAsync("""{"v":1,"op":"ping"}"""));
+            await Task.Delay(400, TestContext.Current.CancellationToken);
+        }
+
+        await Assert.ThrowsAsync<EndOfStreamException>(() => closed);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 1.5, 4.5);
+        AssertOk(await busy.CallAsync("""{"v":1,"op":"ping"}"""));
+    }
+
+    [Fact]
+    public async Task MarksOfEveryClassCountTowardsTheUidsLimit()
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback", "--Api:MaxMarksPerUid=2");
+        await daemon.WaitForSocketAsync(s_start);
+        using ProcStat.Sleeper a = ProcStat.Sleep(), b = ProcStat.Sleep(), third = ProcStat.Sleep();
+        using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
+        AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{a.Pid}},"class":"batch"}"""));
+        AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{b.Pid}},"class":"normal"}"""));
+
+        JsonElement r = await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{third.Pid}},"class":"batch"}""");
+        Assert.Equal("limit_exceeded", r.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("Api:MaxMarksPerUid", r.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal((0, 0), ProcStat.Sched(third.Pid));
+        AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{a.Pid}},"class":"burst"}""")); // changing a mark it holds is no new mark
+
+        AssertOk(await c.CallAsync($$"""{"v":1,"op":"unmark","pid":{{b.Pid}}}"""));
+        AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{third.Pid}},"class":"batch"}"""));
+        Assert.Equal((10, 3), ProcStat.Sched(third.Pid));
+    }
+
+    private static void AssertOk(JsonElement r) => Assert.True(r.GetProperty("ok").GetBoolean(), r.ToString());
+
+    private static async Task<string> ReadLine(Process child) =>
+        await child.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask()
+            .WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken) ?? throw new InvalidOperationException("the child exited");
+}

@@ -8,6 +8,9 @@ namespace AgentSched.Protocol;
 /// </summary>
 public sealed class LineFramer
 {
+    /// <summary>The buffer a framer starts with (it grows, by doubling, up to one whole line): requests are far shorter, and an idle connection should cost little.</summary>
+    private const int InitialBytes = 512;
+
     private readonly int _maxLine;
     private byte[] _buffer;
     private int _start, _end;
@@ -17,7 +20,7 @@ public sealed class LineFramer
     public LineFramer(int maxLine = ApiProtocol.MaxLineBytes)
     {
         _maxLine = maxLine;
-        _buffer = new byte[Math.Min(maxLine + 1, 16 * 1024)];
+        _buffer = new byte[Math.Min(maxLine + 1, InitialBytes)];
     }
 
     /// <summary>What <see cref="TryNext"/> found.</summary>

@@ -30,11 +30,14 @@ internal sealed partial class ApiServer(
     private readonly CancellationTokenSource _closing = new();
     private readonly List<Task> _connections = [];
     private readonly Dictionary<uint, int> _perUid = [];
-    private int _admitted;
+    private int _admitted, _peak;
     private ulong? _fdLimit;
 
     /// <summary>Descriptors beyond one per connection and one per mark: the listener, the state files, libbpf's maps and links, /proc reads, the runtime's own.</summary>
     private const ulong FdReserve = 256;
+
+    /// <summary>Connections open at once that count as a storm: once the last one closes, the memory they used is returned to the system.</summary>
+    private const int StormConnections = 256;
 
     private static readonly TimeSpan s_acceptRetry = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan s_refusalSend = TimeSpan.FromSeconds(1);
@@ -223,17 +226,29 @@ internal sealed partial class ApiServer(
                     $"uid {uid} already has {o.MaxConnectionsPerUid} connections open (Api:MaxConnectionsPerUid); the connection is closed");
             }
             _perUid[uid] = mine + 1;
-            _admitted++;
+            _peak = Math.Max(_peak, ++_admitted);
             return null;
         }
     }
 
     private void Release(uint uid)
     {
+        int storm = 0;
         lock (_perUid)
         {
             _admitted--;
             if (_perUid[uid] == 1) _perUid.Remove(uid); else _perUid[uid]--;
+            if (_admitted == 0 && _peak >= StormConnections)
+            {
+                (storm, _peak) = (_peak, 0);
+            }
+        }
+        if (storm > 0)
+        {
+            // The GC keeps the heap a storm grew to; an aggressive collection gives it back.
+            long before = Environment.WorkingSet;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            LogStormOver(storm, before >> 20, Environment.WorkingSet >> 20);
         }
     }
 
@@ -289,7 +304,7 @@ internal sealed partial class ApiServer(
     private async Task ServeAdmittedAsync(Socket socket, PeerCredentials peer, CancellationToken stopping)
     {
         var framer = new LineFramer(ApiProtocol.MaxLineBytes);
-        var output = new ArrayBufferWriter<byte>(4096);
+        var output = new ArrayBufferWriter<byte>(256);
         var bucket = new TokenBucket(options.Current.MaxRequestsPerSecond);
         // Closes a connection that sends no complete line for Api:IdleTimeoutSeconds, or does not
         // read its answers for as long: a client holding a descriptor without using it.
@@ -423,6 +438,9 @@ internal sealed partial class ApiServer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "cannot read or raise the file descriptor limit: {Reason}")]
     private partial void LogFdLimitUnknown(string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "the last of {Peak} connections closed: memory returned, RSS {BeforeMb} MB -> {AfterMb} MB")]
+    private partial void LogStormOver(int peak, long beforeMb, long afterMb);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "accepting connections again")]
     private partial void LogAcceptRecovered();

@@ -40,8 +40,18 @@ public sealed class MetricsKernelTests
             Task<ProcessResult> agent = ProcessRunner.RunAsync(RepoPaths.Cli,
                 ["--socket", d.SocketPath, "run", "--class", "burst", "--", RepoPaths.Workload, "steps", "--seconds", "6", "--tool-us", "2000", "--parse-us", "200", "--json"],
                 TimeSpan.FromSeconds(120));
-            await Task.Delay(TimeSpan.FromSeconds(3), Ct);
-            HttpScrape.Response during = await HttpScrape.GetAsync(socket);
+            // "During": the first scrape after the loop's BURST steps began (under TCG, `agentsched
+            // run` and the loop's start take a few seconds; a fixed delay sometimes scraped too early).
+            HttpScrape.Response during;
+            var started = Stopwatch.StartNew();
+            while (true)
+            {
+                during = await HttpScrape.GetAsync(socket);
+                bool burstRan = during.Status == 200 && PrometheusText.Parse(during.Body)["agentsched_scheduler_dispatches_total"]
+                    .Samples.Single(s => s.Label("class") == "burst").Value > 0;
+                if (burstRan || agent.IsCompleted || started.Elapsed > TimeSpan.FromSeconds(60)) break;
+                await Task.Delay(250, Ct);
+            }
             ProcessResult loop = await agent;
             HttpScrape.Response after = await HttpScrape.GetAsync(socket);
             foreach (Process p in hogs) p.Kill();

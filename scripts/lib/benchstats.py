@@ -82,3 +82,23 @@ def cdf(values, points=200):
     n = len(s)
     idx = sorted({min(n - 1, round(i * (n - 1) / (points - 1))) for i in range(points)}) if n > points else range(n)
     return [(s[i], (i + 1) / n) for i in idx]
+
+
+def means(groups):
+    """The mean of each group of values (None for an empty group), in order."""
+    return [sum(g) / len(g) if g else None for g in groups]
+
+
+def fairness(group_means):
+    """max / min of per-agent means: 1.0 when every agent got the same; None with fewer than two
+    agents that have a mean, or a zero minimum."""
+    vs = [v for v in group_means if v is not None]
+    if len(vs) < 2 or min(vs) == 0:
+        return None
+    return max(vs) / min(vs)
+
+
+def within(samples, start, end):
+    """The samples (start_ns, value) whose start lies in [start, end): the steps that began while
+    something (a runaway tool) was running."""
+    return [v for t, v in samples if start <= t < end]

@@ -73,5 +73,21 @@ class Cdf(unittest.TestCase):
         self.assertEqual(st.cdf([2, 1]), [(1, 0.5), (2, 1.0)])
 
 
+class PerAgent(unittest.TestCase):
+    def test_per_agent_means_and_their_fairness_ratio(self):
+        got = st.means([[1000, 3000], [4000], []])
+        self.assertEqual(got, [2000, 4000, None])
+        self.assertEqual(st.fairness(got), 2.0)
+
+    def test_equal_agents_are_perfectly_fair_and_one_agent_has_no_ratio(self):
+        self.assertEqual(st.fairness([5.0, 5.0, 5.0]), 1.0)
+        self.assertIsNone(st.fairness([5.0, None]))
+        self.assertIsNone(st.fairness([0.0, 3.0]))
+
+    def test_steps_that_began_during_a_window_are_picked_by_their_start(self):
+        samples = [(90, "before"), (100, "first"), (150, "inside"), (200, "at the end"), (250, "after")]
+        self.assertEqual(st.within(samples, 100, 200), ["first", "inside"])
+
+
 if __name__ == "__main__":
     unittest.main()

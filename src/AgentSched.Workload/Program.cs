@@ -13,12 +13,20 @@ using AgentSched.Workload;
 //   the go file exists before the first step (a start barrier for several loops and their hogs).
 // agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]
 //   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
+// agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US]
+//                           [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S]
+//                           [--runaway-ms MS] [--socket PATH [--cli PATH]] [--samples FILE] [--ready-file F --go-file F]
+//   One open-loop agent (see OpenLoopAgent): think, call a tool (agent-tool at PATH, or a pipeline
+//   through it), parse, repeat, for S seconds. --socket: mark through agentschedd there the way
+//   docs/client.md says (step scope, tool started classified through the agentsched CLI at --cli). Prints one JSON line; --samples
+//   writes every step as "start_ns latency_us tool_start_us kind".
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
 // agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]
 //   Round-trip latency and request rate of the socket API (see ApiBench).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
+    + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH [--cli PATH]] [--samples FILE] [--ready-file F --go-file F]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]";
 
@@ -43,6 +51,10 @@ if (args.Length >= 1 && args[0] == "api-bench")
         }
     }
     return ApiBench.Run(socket, op, clients, benchSeconds);
+}
+if (args.Length >= 1 && args[0] == "agent")
+{
+    return AgentCommand.Run(args[1..], Usage);
 }
 if (args.Length == 0 || args[0] is not ("steps" or "spin"))
 {

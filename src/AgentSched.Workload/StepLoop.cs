@@ -152,5 +152,5 @@ internal static partial class StepLoop
     }
 
     [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetTid();
+    internal static partial int GetTid();
 }

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text.Json;
+using AgentSched.Client;
+
+namespace AgentSched.Workload;
+
+/// <summary><c>agentsched-workload agent</c>: parses its options, runs one <see cref="OpenLoopAgent"/>, prints its JSON line.</summary>
+internal static class AgentCommand
+{
+    public static int Run(string[] args, string usage)
+    {
+        OpenLoopOptions o;
+        string? socket = null, cli = null, samples = null, ready = null, go = null;
+        try
+        {
+            string? tool = null;
+            int seed = 1, toolUs = 3000, pipeUs = 500, parseUs = 200, windowMs = 2000, runawayMs = 2000;
+            double thinkMs = 20, seconds = 10;
+            double? runawayAfter = null;
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--tool": tool = Next(); break;
+                    case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--think-mean-ms": thinkMs = Positive(Next()); break;
+                    case "--tool-us": toolUs = (int)Positive(Next()); break;
+                    case "--pipe-us": pipeUs = (int)Positive(Next()); break;
+                    case "--parse-us": parseUs = (int)Positive(Next()); break;
+                    case "--seconds": seconds = Positive(Next()); break;
+                    case "--window-ms": windowMs = (int)Positive(Next()); break;
+                    case "--runaway-after": runawayAfter = Positive(Next()); break;
+                    case "--runaway-ms": runawayMs = (int)Positive(Next()); break;
+                    case "--socket": socket = Next(); break;
+                    case "--cli": cli = Next(); break;
+                    case "--samples": samples = Next(); break;
+                    case "--ready-file": ready = Next(); break;
+                    case "--go-file": go = Next(); break;
+                    default: throw new ArgumentException($"unknown option {args[i]}");
+                }
+            }
+            if (tool is null) throw new ArgumentException("--tool is required");
+            if ((ready is null) != (go is null)) throw new ArgumentException("--ready-file and --go-file go together");
+            o = new OpenLoopOptions
+            {
+                ToolPath = tool, Seed = seed, ThinkMeanMs = thinkMs, ToolUs = toolUs, PipeUs = pipeUs, ParseUs = parseUs,
+                Duration = TimeSpan.FromSeconds(seconds), Window = TimeSpan.FromMilliseconds(windowMs),
+                RunawayAfterSeconds = runawayAfter, RunawayMs = runawayMs,
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            Console.Error.WriteLine($"agentsched-workload agent: {e.Message}\n{usage}");
+            return 2;
+        }
+
+        using AgentSchedClient? client = socket is null ? null
+            : new(new AgentSchedClientOptions { SocketPath = socket, CliPath = cli, WhenUnavailable = DaemonUnavailableBehavior.Throw });
+        OpenLoopAgent.Result r = OpenLoopAgent.Run(o, client, ready is null ? null : () =>
+        {
+            File.WriteAllText(ready, "");
+            while (!File.Exists(go))
+            {
+                Thread.Sleep(2);
+            }
+        });
+        // What agent_class itself recorded of this process: steps of its threads in each class.
+        long burstRecorded = -1;
+        try
+        {
+            if (client?.Steps(Environment.ProcessId) is { } report)
+            {
+                burstRecorded = report.Threads.SelectMany(t => t.Recent).Count(s => s.Class == AgentSched.Protocol.TaskClass.Burst);
+            }
+        }
+        catch (AgentSchedException e) when (e.Code == "not_tracing")
+        {
+            // fallback mode, or tracing off: nothing recorded to check (-1)
+        }
+        if (samples is not null)
+        {
+            File.WriteAllText(samples, OpenLoopAgent.Samples(r.Steps));
+        }
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("steps", r.Steps.Count);
+            w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
+            w.WriteNumber("mean_us", r.Steps.Count > 0 ? Math.Round(r.Steps.Average(s => s.LatencyUs), 1) : 0);
+            w.WriteNumber("steps_applied", r.StepsApplied);
+            w.WriteNumber("burst_steps_recorded", burstRecorded);
+            w.WriteNumber("wait_us_per_run", Math.Round(r.WaitUsPerRun, 1));
+            if (r.Runaway is { } run)
+            {
+                w.WriteNumber("runaway_start_ns", run.StartNs);
+                w.WriteNumber("runaway_end_ns", run.EndNs);
+            }
+            w.WriteEndObject();
+        }
+        stdout.Write("\n"u8);
+        return 0;
+    }
+
+    private static double Positive(string s) =>
+        double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 ? v : throw new ArgumentException($"'{s}' is not a positive number");
+}

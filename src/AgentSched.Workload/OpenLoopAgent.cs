@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using AgentSched.Client;
+using AgentSched.Protocol;
+
+namespace AgentSched.Workload;
+
+/// <summary>How one open-loop agent runs (see <see cref="OpenLoopAgent"/>).</summary>
+internal sealed record OpenLoopOptions
+{
+    public int Seed { get; init; } = 1;
+    public double ThinkMeanMs { get; init; } = 20;
+    public required string ToolPath { get; init; }
+    public int ToolUs { get; init; } = 3000;
+    public int PipeUs { get; init; } = 500;
+    public int ParseUs { get; init; } = 200;
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Seconds into the run after which the next tool call is a runaway that spins <see cref="RunawayMs"/>; null: none.</summary>
+    public double? RunawayAfterSeconds { get; init; }
+
+    public int RunawayMs { get; init; } = 2000;
+}
+
+/// <summary>
+/// The think times of an agent: the wait for the model's reply, drawn from an exponential
+/// distribution with the given mean (capped at ten times it), from a seeded generator, so the same
+/// seed gives the same sequence on every run and under every scheduler.
+/// </summary>
+internal sealed class ThinkTimes(int seed, double meanMs)
+{
+    private readonly Random _random = new(seed);
+
+    public double NextMs() => Math.Min(-meanMs * Math.Log(1 - _random.NextDouble()), 10 * meanMs);
+}
+
+/// <summary>One step of an open-loop agent, as recorded.</summary>
+/// <param name="StartNs">CLOCK_MONOTONIC when the model's reply "arrived" (the think ended).</param>
+/// <param name="LatencyUs">From then until the parse was done: the step's latency.</param>
+/// <param name="ToolStartUs">From just before the agent started the tool to the tool's first instruction (-1 for a pipeline, whose first program is the shell).</param>
+/// <param name="Kind">tool, pipeline or runaway.</param>
+internal readonly record struct OpenLoopStep(long StartNs, double LatencyUs, double ToolStartUs, string Kind);
+
+/// <summary>
+/// An agent shaped like a real one, for the benchmark: it thinks (sleeps, modelling the wait for
+/// the model's reply), then calls a tool — it forks and execs a real program, <c>agent-tool</c>
+/// burning a few ms of CPU, or every third step a short shell pipeline — then parses the result
+/// (<c>ParseUs</c> of CPU), and thinks again. Its CPU need is set by the think times, not by how
+/// fast steps complete, so a scheduler that favours it cannot make it take more. With a client it
+/// marks itself the way docs/client.md tells runtime authors to: a step scope on the orchestration
+/// thread around the tool call and the parse, and the tool started already classified
+/// (<see cref="AgentSchedClient.StartProcess"/>).
+/// </summary>
+internal static class OpenLoopAgent
+{
+    public sealed record Result(List<OpenLoopStep> Steps, double Seconds, long StepsApplied, double WaitUsPerRun, (long StartNs, long EndNs)? Runaway);
+
+    public static Result Run(OpenLoopOptions o, AgentSchedClient? client, Action? beforeStart = null)
+    {
+        var think = new ThinkTimes(o.Seed, o.ThinkMeanMs);
+        var steps = new List<OpenLoopStep>();
+        long applied = 0;
+        (long, long)? runaway = null;
+        int tid = StepLoop.GetTid();
+        beforeStart?.Invoke();
+        (long Exec, long Delay, long Runs)? s0 = StepLoop.Schedstat(tid);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; clock.Elapsed < o.Duration; i++)
+        {
+            Thread.Sleep(TimeSpan.FromMilliseconds(think.NextMs()));
+            long start = Stopwatch.GetTimestamp();
+            string kind = runaway is null && o.RunawayAfterSeconds is { } after && clock.Elapsed.TotalSeconds >= after ? "runaway"
+                : i % 3 == 2 ? "pipeline" : "tool";
+            using (StepScope? step = client?.BeginStep(o.Window, currentThreadOnly: true))
+            {
+                if (step?.Applied == true) applied++;
+                ProcessStartInfo psi = kind switch
+                {
+                    "runaway" => Start(o.ToolPath, "--spin-ms", o.RunawayMs.ToString(CultureInfo.InvariantCulture)),
+                    "pipeline" => Start("/bin/sh", "-c", $"'{o.ToolPath}' {o.PipeUs} | cksum"),
+                    _ => Start(o.ToolPath, o.ToolUs.ToString(CultureInfo.InvariantCulture)),
+                };
+                long launched = Stopwatch.GetTimestamp();
+                using Process tool = client is null ? Process.Start(psi)! : client.StartProcess(psi, TaskClass.Burst, o.Window);
+                string output = tool.StandardOutput.ReadToEnd();
+                tool.WaitForExit();
+                if (tool.ExitCode != 0)
+                {
+                    throw new IOException($"{psi.FileName} exited with {tool.ExitCode}: {tool.StandardError.ReadToEnd()}");
+                }
+                double toolStartUs = -1;
+                if (kind != "pipeline")
+                {
+                    long entry = long.Parse(output.AsSpan().Trim(), CultureInfo.InvariantCulture);
+                    toolStartUs = (entry - launched) / 1000.0; // Stopwatch ticks are CLOCK_MONOTONIC ns on Linux
+                    if (kind == "runaway") runaway = (entry, Stopwatch.GetTimestamp());
+                }
+                ThreadCpu.Burn(o.ParseUs * 1000L);
+                steps.Add(new OpenLoopStep(start, Stopwatch.GetElapsedTime(start).TotalMicroseconds, toolStartUs, kind));
+            }
+        }
+        (long Exec, long Delay, long Runs)? s1 = StepLoop.Schedstat(tid);
+        double wait = s0 is { } a && s1 is { } b && b.Runs > a.Runs ? (b.Delay - a.Delay) / 1000.0 / (b.Runs - a.Runs) : -1;
+        return new Result(steps, clock.Elapsed.TotalSeconds, applied, wait, runaway);
+    }
+
+    private static ProcessStartInfo Start(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    /// <summary>The samples file: one step per line, "start_ns latency_us tool_start_us kind".</summary>
+    public static string Samples(IEnumerable<OpenLoopStep> steps)
+    {
+        var sb = new StringBuilder();
+        foreach (OpenLoopStep s in steps)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{s.StartNs} {s.LatencyUs:F1} {s.ToolStartUs:F1} {s.Kind}\n");
+        }
+        return sb.ToString();
+    }
+}

@@ -14,6 +14,13 @@ public static class RequestParser
         request = null;
         idJson = null;
         var fields = new Fields();
+        if (!System.Text.Unicode.Utf8.IsValid(line))
+        {
+            // Checked first: the reader leaves the bytes of strings unchecked until they are read,
+            // and an id is echoed as sent.
+            error = new(ErrorCode.BadJson, "the line is not valid UTF-8");
+            return false;
+        }
         try
         {
             var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = 16 });
@@ -37,6 +44,12 @@ public static class RequestParser
         catch (JsonException e)
         {
             error = new(ErrorCode.BadJson, $"not valid JSON: {FirstSentence(e.Message)}");
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            // GetString on an escape that is not a character: a lone surrogate such as \ud800.
+            error = new(ErrorCode.BadJson, "not valid JSON: a string escapes a lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair)");
             return false;
         }
         idJson = fields.Id;
@@ -216,7 +229,9 @@ public static class RequestParser
             _ => t.ToString(),
         };
 
-        private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "...";
+        /// <summary>The first 40 characters (39 when the 40th would split a surrogate pair), with "..." when cut.</summary>
+        private static string Truncate(string s) =>
+            s.Length <= 40 ? s : s[..(char.IsHighSurrogate(s[39]) ? 39 : 40)] + "...";
 
         private static ProtocolError Bad(string message) => new(ErrorCode.BadRequest, message);
     }

@@ -194,6 +194,40 @@ public sealed class TrustTests
         Assert.True(after - before < 8 * 1024, $"RSS {before} kB before {storm} connections, {during} kB with them, {after} kB after they closed");
     }
 
+    /// <summary>
+    /// Finding 3: a line that is not UTF-8, or escapes a lone surrogate, in an op, a class or a
+    /// property name, is answered bad_json like any bad line, and the lines pipelined after it are
+    /// all answered. Before the fix such a line closed the connection unanswered.
+    /// </summary>
+    [Fact]
+    public async Task InvalidUtf8IsAnsweredAndLosesNoPipelinedRequest()
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback");
+        await daemon.WaitForSocketAsync(s_start);
+        using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
+        byte[][] bad =
+        [
+            [.. "{\"v\":1,\"op\":\"pi"u8, 0xff, .. "ng\"}\n"u8],
+            [.. "{\"v\":1,\"op\":\"mark\",\"pid\":1,\"class\":\""u8, 0xc3, .. "\"}\n"u8],
+            [.. "{\"v\":1,\""u8, 0xfe, .. "\":1,\"op\":\"ping\"}\n"u8],
+            [.. "{\"v\":1,\"id\":\""u8, 0xff, .. "\",\"op\":\"ping\"}\n"u8],
+            "{\"v\":1,\"op\":\"\\ud800\"}\n"u8.ToArray(),
+        ];
+        byte[] pipelined = [.. bad.SelectMany(line => line.Concat("{\"v\":1,\"op\":\"ping\",\"id\":7}\n"u8.ToArray()))];
+        await c.SendRawAsync(pipelined);
+
+        for (int i = 0; i < bad.Length; i++)
+        {
+            JsonElement r = JsonDocument.Parse(await c.ReadLineAsync()).RootElement;
+            Assert.Equal("bad_json", r.GetProperty("error").GetProperty("code").GetString());
+            Assert.False(r.TryGetProperty("id", out _), r.ToString());
+            JsonElement ping = JsonDocument.Parse(await c.ReadLineAsync()).RootElement;
+            AssertOk(ping);
+            Assert.Equal(7, ping.GetProperty("id").GetInt32());
+        }
+        Assert.DoesNotContain("Exception", daemon.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>A slowloris client (bytes, never a whole line) is closed after Api:IdleTimeoutSeconds; one that sends lines is not.</summary>
     [Fact]
     public async Task AConnectionThatSendsNoCompleteLineIsClosed()

@@ -111,4 +111,46 @@ public sealed class RequestParserTests
         Assert.Equal("""{"v":1,"ok":true,"pid":9}""", lines[1]);
         using JsonDocument doc = JsonDocument.Parse(lines[0]);
     }
+    /// <summary>Trust finding 3: bytes that are not UTF-8, anywhere in the line, and escapes of lone surrogates, are bad_json, answered like any other bad line, and an id is never echoed from such a line.</summary>
+    [Theory]
+    [InlineData(new byte[] { 0xff }, "op")]
+    [InlineData(new byte[] { 0xc3 }, "class")]
+    [InlineData(new byte[] { 0xed, 0xa0, 0x80 }, "name")] // a surrogate encoded in UTF-8 (CESU): not UTF-8
+    [InlineData(new byte[] { 0xff }, "id")]
+    public void InvalidUtf8IsBadJson(byte[] bad, string where)
+    {
+        byte[] line = where switch
+        {
+            "op" => [.. "{\"v\":1,\"op\":\"pi"u8, .. bad, .. "ng\"}"u8],
+            "class" => [.. "{\"v\":1,\"op\":\"mark\",\"pid\":5,\"class\":\""u8, .. bad, .. "\"}"u8],
+            "name" => [.. "{\"v\":1,\""u8, .. bad, .. "\":1,\"op\":\"ping\"}"u8],
+            _ => [.. "{\"v\":1,\"id\":\""u8, .. bad, .. "\",\"op\":\"ping\"}"u8],
+        };
+
+        Assert.False(RequestParser.TryParse(line, out _, out ProtocolError? e, out byte[]? id));
+        Assert.Equal(("bad_json", "the line is not valid UTF-8"), (e!.Code, e.Message));
+        Assert.Null(id);
+    }
+
+    [Theory]
+    [InlineData("{\"v\":1,\"op\":\"\\ud800\"}")]
+    [InlineData("{\"v\":1,\"op\":\"mark\",\"pid\":5,\"class\":\"\\udc00x\"}")]
+    [InlineData("{\"v\":1,\"\\ud800\":1,\"op\":\"ping\"}")]
+    public void AnEscapedLoneSurrogateIsBadJson(string line)
+    {
+        (_, ProtocolError? e, _) = Parse(line);
+
+        Assert.Equal("bad_json", e!.Code);
+        Assert.Contains("lone UTF-16 surrogate", e.Message);
+    }
+
+    [Fact]
+    public void AnUnknownOpMessageNeverSplitsASurrogatePair()
+    {
+        string op = new string('a', 39) + "\U0001F600tail"; // the emoji's pair is characters 40 and 41
+        (_, ProtocolError? e, _) = Parse($"{{\"v\":1,\"op\":\"{op}\"}}");
+
+        Assert.Equal("unknown_op", e!.Code);
+        Assert.Contains("'" + new string('a', 39) + "...'", e.Message);
+    }
 }

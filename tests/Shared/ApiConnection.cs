@@ -28,6 +28,8 @@ internal sealed class ApiConnection : IDisposable
     /// <summary>Sends raw bytes (which may hold several lines, or none).</summary>
     public async Task SendRawAsync(string text) => await _stream.WriteAsync(Encoding.UTF8.GetBytes(text));
 
+    public async Task SendRawAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
+
     public async Task<string> ReadLineAsync() =>
         await _reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) ?? throw new EndOfStreamException("the daemon closed the connection");
 

@@ -228,6 +228,48 @@ public sealed class TrustTests
         Assert.DoesNotContain("Exception", daemon.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Finding 5: marks.json, as the daemon wrote it at a clean stop, is cut short in its last mark.
+    /// The next daemon restores every other mark to its still-running process, reports itself
+    /// unhealthy naming the kept copy, and healthy again once the operator removes it. Before the
+    /// fix the whole file was set aside and the daemon started with no marks, healthy.
+    /// </summary>
+    [Fact]
+    public async Task ADamagedStateFileCostsOnlyTheDamagedMark()
+    {
+        string dir = DaemonProcess.NewDirectory();
+        using ProcStat.Sleeper a = ProcStat.Sleep(), b = ProcStat.Sleep(), c = ProcStat.Sleep();
+        using (DaemonProcess first = DaemonProcess.Start(dir, "--Scheduler:Mode=fallback"))
+        {
+            await first.WaitForSocketAsync(s_start);
+            using ApiConnection api = await ApiConnection.OpenAsync(first.SocketPath);
+            foreach (int pid in new[] { a.Pid, b.Pid, c.Pid })
+            {
+                AssertOk(await api.CallAsync($$"""{"v":1,"op":"mark","pid":{{pid}},"class":"batch"}"""));
+            }
+            first.Signal(15);
+            Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        }
+        string text = File.ReadAllText(Path.Combine(dir, "state", "marks.json"));
+        int last = text.IndexOf($"\"pid\":{c.Pid},", StringComparison.Ordinal);
+        Assert.True(last > 0 && text.IndexOf('\n', last) > 0, text); // one mark per line
+        File.WriteAllText(Path.Combine(dir, "state", "marks.json"), text[..(last + 20)]);
+
+        using DaemonProcess second = DaemonProcess.Start(dir, "--Scheduler:Mode=fallback");
+        await second.WaitForSocketAsync(s_start);
+        using ApiConnection again = await ApiConnection.OpenAsync(second.SocketPath);
+        JsonElement status = await again.CallAsync("""{"v":1,"op":"status"}""");
+        Assert.False(status.GetProperty("healthy").GetBoolean(), status.ToString());
+        Assert.Contains("marks.json.damaged-", status.GetProperty("reason").GetString());
+        Assert.Equal((10, 3), ProcStat.Sched(a.Pid));
+        Assert.Equal((10, 3), ProcStat.Sched(b.Pid));
+        Assert.Equal((0, 0), ProcStat.Sched(c.Pid));
+        Assert.Equal(2, status.GetProperty("marks").GetProperty("batch").GetInt32());
+
+        foreach (string copy in Directory.GetFiles(Path.Combine(dir, "state"), "*.damaged-*")) File.Delete(copy);
+        Assert.True((await again.CallAsync("""{"v":1,"op":"status"}""")).GetProperty("healthy").GetBoolean());
+    }
+
     /// <summary>A slowloris client (bytes, never a whole line) is closed after Api:IdleTimeoutSeconds; one that sends lines is not.</summary>
     [Fact]
     public async Task AConnectionThatSendsNoCompleteLineIsClosed()

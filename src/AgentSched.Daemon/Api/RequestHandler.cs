@@ -82,8 +82,9 @@ internal sealed partial class RequestHandler(
         SchedExtStatus k = readStatus();
         DateTimeOffset now = time.GetUtcNow();
         w.WriteString("mode", s.Mode);
-        w.WriteString("reason", store.LastError is { } persist ? $"{s.Reason}; marks cannot be persisted: {persist}" : s.Reason);
-        w.WriteBoolean("healthy", s.Healthy && store.LastError is null);
+        string? stateProblem = store.Problem;
+        w.WriteString("reason", stateProblem is null ? s.Reason : $"{s.Reason}; {stateProblem}");
+        w.WriteBoolean("healthy", s.Healthy && stateProblem is null);
         w.WriteString("since", s.Since);
         w.WriteString("version", s_version);
         w.WriteNumber("daemon_pid", Environment.ProcessId);

@@ -95,49 +95,147 @@ internal sealed partial class MarkStore(MarkRegistry registry, IOptions<StateOpt
     }
 
     /// <summary>
-    /// Reads the snapshot and replays the journal over it. An absent file is no marks; a torn last
-    /// journal line (a crash in the middle of an append cannot make one, a power cut can) is
-    /// ignored; anything else unreadable is logged and set aside.
+    /// Damaged records skipped by <see cref="Load"/>, and where copies of the files as they were are
+    /// kept; null when nothing was damaged. Reported by <see cref="Problem"/> until the operator
+    /// removes the copies.
+    /// </summary>
+    public (int Records, string[] Copies)? Damage { get; private set; }
+
+    /// <summary>Why the marks on disk cannot be trusted right now, for status; null when they can.</summary>
+    public string? Problem
+    {
+        get
+        {
+            if (LastError is { } error)
+            {
+                return $"marks cannot be persisted: {error}";
+            }
+            if (Damage is { } d && d.Copies.Where(File.Exists).ToArray() is { Length: > 0 } kept)
+            {
+                return $"{d.Records} damaged mark record(s) were skipped at start; the files as they were are kept in {string.Join(" and ", kept)} (remove them to acknowledge)";
+            }
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads the snapshot and replays the journal over it. An absent file is no marks. A damaged
+    /// record costs that record only: the snapshot keeps one mark per line, so a file that is no
+    /// longer JSON as a whole (truncated, overwritten in part) still gives up every whole line; a
+    /// journal line that cannot be read is skipped and the lines after it are replayed. A torn last
+    /// journal line (a crash in the middle of an append cannot make one, a power cut can) is not
+    /// damage: its append was never acknowledged. When anything was skipped, the files are copied
+    /// aside as they were (suffix .damaged-STAMP), logged, and reported by <see cref="Problem"/>.
     /// </summary>
     public List<PersistedMark> Load()
     {
         var marks = new Dictionary<int, PersistedMark>();
-        try
+        int damaged = 0;
+        var reasons = new List<string>();
+        if (File.Exists(Path))
         {
-            if (File.Exists(Path))
-            {
-                using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(Path));
-                if (doc.RootElement.GetProperty("version").GetInt32() != FormatVersion)
-                {
-                    throw new InvalidDataException($"unknown marks.json version {doc.RootElement.GetProperty("version")}");
-                }
-                foreach (JsonElement m in doc.RootElement.GetProperty("marks").EnumerateArray())
-                {
-                    PersistedMark mark = MarkSerializer.Read(m);
-                    marks[mark.Pid] = mark;
-                }
-            }
-            if (File.Exists(JournalPath))
-            {
-                Replay(File.ReadAllBytes(JournalPath), marks);
-            }
+            damaged += ReadSnapshot(File.ReadAllBytes(Path), marks, reasons);
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
+        if (File.Exists(JournalPath))
+        {
+            damaged += Replay(File.ReadAllBytes(JournalPath), marks, reasons);
+        }
+        if (damaged > 0)
         {
             string stamp = DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+            var copies = new List<string>();
             foreach (string file in new[] { Path, JournalPath }.Where(File.Exists))
             {
-                File.Move(file, $"{file}.corrupt-{stamp}", overwrite: true);
+                File.Copy(file, $"{file}.damaged-{stamp}", overwrite: true);
+                copies.Add($"{file}.damaged-{stamp}");
             }
-            LogCorrupt(Path, e.Message, stamp);
-            return [];
+            Damage = (damaged, [.. copies]);
+            LogDamaged(damaged, Path, string.Join("; ", reasons.Take(3)), marks.Count, string.Join(", ", copies));
         }
         return [.. marks.Values];
     }
 
-    private static void Replay(byte[] journal, Dictionary<int, PersistedMark> marks)
+    /// <summary>Reads marks.json into <paramref name="marks"/>; the number of records it could not read.</summary>
+    private static int ReadSnapshot(byte[] bytes, Dictionary<int, PersistedMark> marks, List<string> reasons)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(bytes);
+        }
+        catch (JsonException e)
+        {
+            reasons.Add($"marks.json is not JSON as a whole ({e.Message}); read line by line");
+            return Salvage(bytes, marks, reasons);
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object
+                || !doc.RootElement.TryGetProperty("version", out JsonElement version) || version.ValueKind != JsonValueKind.Number
+                || !doc.RootElement.TryGetProperty("marks", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+            {
+                reasons.Add("marks.json has no version and marks array");
+                return Salvage(bytes, marks, reasons);
+            }
+            if (!version.TryGetInt32(out int v) || v != FormatVersion)
+            {
+                reasons.Add($"marks.json has format version {version}, not {FormatVersion}");
+                return Math.Max(1, list.GetArrayLength());
+            }
+            int bad = 0;
+            foreach (JsonElement m in list.EnumerateArray())
+            {
+                if (TryRead(m, out PersistedMark? mark, reasons)) marks[mark!.Pid] = mark; else bad++;
+            }
+            return bad;
+        }
+    }
+
+    /// <summary>Every line of a damaged snapshot that is one whole mark; the lines that look like marks but are not.</summary>
+    private static int Salvage(byte[] bytes, Dictionary<int, PersistedMark> marks, List<string> reasons)
+    {
+        int bad = 0;
+        foreach (string raw in Encoding.UTF8.GetString(bytes).Split('\n'))
+        {
+            string line = raw.Trim().TrimEnd(',');
+            if (!line.StartsWith("{\"pid\"", StringComparison.Ordinal))
+            {
+                if (line.Length > 0 && !line.StartsWith("{\"version\"", StringComparison.Ordinal) && line != "]}") bad++;
+                continue;
+            }
+            try
+            {
+                using JsonDocument doc = JsonDocument.Parse(line);
+                if (TryRead(doc.RootElement, out PersistedMark? mark, reasons)) marks[mark!.Pid] = mark; else bad++;
+            }
+            catch (JsonException)
+            {
+                bad++;
+            }
+        }
+        return Math.Max(bad, 1); // the file was damaged even if every mark line survived
+    }
+
+    private static bool TryRead(JsonElement e, out PersistedMark? mark, List<string> reasons)
+    {
+        try
+        {
+            mark = MarkSerializer.Read(e);
+            return true;
+        }
+        catch (Exception x) when (x is InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            reasons.Add(x.Message);
+            mark = null;
+            return false;
+        }
+    }
+
+    /// <summary>Replays the journal over <paramref name="marks"/>; the number of lines it could not apply.</summary>
+    private static int Replay(byte[] journal, Dictionary<int, PersistedMark> marks, List<string> reasons)
     {
         string[] lines = Encoding.UTF8.GetString(journal).Split('\n');
+        int bad = 0;
         for (int i = 0; i < lines.Length; i++)
         {
             if (lines[i].Length == 0)
@@ -149,31 +247,40 @@ internal sealed partial class MarkStore(MarkRegistry registry, IOptions<StateOpt
             {
                 doc = JsonDocument.Parse(lines[i]);
             }
-            catch (JsonException) when (i == lines.Length - 1)
+            catch (JsonException e)
             {
-                break; // a torn final line: the append it belonged to was never acknowledged
+                if (i == lines.Length - 1)
+                {
+                    break; // a torn final line: the append it belonged to was never acknowledged
+                }
+                reasons.Add($"marks.journal line {i + 1}: {e.Message}");
+                bad++;
+                continue;
             }
             using (doc)
             {
                 JsonElement r = doc.RootElement;
-                switch (r.GetProperty("op").GetString())
+                string? op = r.ValueKind == JsonValueKind.Object && r.TryGetProperty("op", out JsonElement o) && o.ValueKind == JsonValueKind.String ? o.GetString() : null;
+                if (op == "put" && TryRead(r, out PersistedMark? m, reasons))
                 {
-                    case "put":
-                        PersistedMark m = MarkSerializer.Read(r);
-                        marks[m.Pid] = m;
-                        break;
-                    case "del":
-                        int pid = r.GetProperty("pid").GetInt32();
-                        if (marks.TryGetValue(pid, out PersistedMark? old) && old.StartTimeTicks == r.GetProperty("start_time").GetUInt64())
-                        {
-                            marks.Remove(pid);
-                        }
-                        break;
-                    default:
-                        throw new InvalidDataException($"unknown journal op in line {i + 1}");
+                    marks[m!.Pid] = m;
+                }
+                else if (op == "del" && r.TryGetProperty("pid", out JsonElement p) && p.TryGetInt32(out int pid)
+                    && r.TryGetProperty("start_time", out JsonElement st) && st.TryGetUInt64(out ulong start))
+                {
+                    if (marks.TryGetValue(pid, out PersistedMark? old) && old.StartTimeTicks == start)
+                    {
+                        marks.Remove(pid);
+                    }
+                }
+                else
+                {
+                    if (op is not "put") reasons.Add($"marks.journal line {i + 1}: not a put or a del");
+                    bad++;
                 }
             }
         }
+        return bad;
     }
 
     /// <summary>Appends the difference between what is on disk and <paramref name="marks"/>, in one write.</summary>
@@ -227,18 +334,16 @@ internal sealed partial class MarkStore(MarkRegistry registry, IOptions<StateOpt
     {
         System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         string temp = $"{Path}.tmp";
+        // One mark per line, so that a damaged file still gives up every whole line (Load).
         using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
-        using (var w = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true }))
         {
-            w.WriteStartObject();
-            w.WriteNumber("version", FormatVersion);
-            w.WriteStartArray("marks");
-            foreach (PersistedMark m in marks)
+            file.Write(Encoding.UTF8.GetBytes($"{{\"version\":{FormatVersion},\"marks\":[\n"));
+            for (int i = 0; i < marks.Count; i++)
             {
-                MarkSerializer.Write(w, m);
+                file.Write(MarkSerializer.ToLine(marks[i]));
+                file.Write(i < marks.Count - 1 ? ",\n"u8 : "\n"u8);
             }
-            w.WriteEndArray();
-            w.WriteEndObject();
+            file.Write("]}\n"u8);
         }
         File.Move(temp, Path, overwrite: true); // rename(2): readers see the old file or the new one
         // Only now is the journal redundant. Replaying it over the new snapshot would change nothing,
@@ -262,6 +367,6 @@ internal sealed partial class MarkStore(MarkRegistry registry, IOptions<StateOpt
     [LoggerMessage(Level = LogLevel.Information, Message = "marks are persisted to {Path} again")]
     private partial void LogWriteRecovered(string path);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Path} or its journal is unreadable ({Reason}); set both aside with the suffix .corrupt-{Stamp} and started with no marks")]
-    private partial void LogCorrupt(string path, string reason, string stamp);
+    [LoggerMessage(Level = LogLevel.Error, Message = "skipped {Count} damaged mark record(s) in {Path} or its journal ({Reasons}); started with the {Kept} marks that could be read; the files as they were are kept in {Copies}: status reports unhealthy until they are removed")]
+    private partial void LogDamaged(int count, string path, string reasons, int kept, string copies);
 }

@@ -270,6 +270,76 @@ public sealed class TrustTests
         Assert.True((await again.CallAsync("""{"v":1,"op":"status"}""")).GetProperty("healthy").GetBoolean());
     }
 
+    /// <summary>
+    /// Finding 4: a child forked while its parent is BURST does not keep nice -10 (in fallback mode a
+    /// child inherits its parent's nice, and the daemon does not track it): BURST sets reset-on-fork,
+    /// so the child starts at nice 0, and nothing of the mark is left once it ends.
+    /// </summary>
+    [Fact]
+    public async Task AChildForkedWhileBurstDoesNotKeepThePriority()
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback");
+        await daemon.WaitForSocketAsync(s_start);
+        using Process parent = Process.Start(new ProcessStartInfo("python3", ["-c",
+            "import subprocess, sys\n" +
+            "sys.stdin.readline()\n" +
+            "child = subprocess.Popen(['sleep', '600'])\n" +
+            "print(child.pid, flush=True)\n" +
+            "sys.stdin.readline(); child.kill()\n"])
+        { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false })!;
+        try
+        {
+            using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
+            AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{parent.Id}},"class":"burst"}"""));
+            Assert.Equal((-10, 0), ProcStat.Sched(parent.Id));
+            await parent.StandardInput.WriteLineAsync("fork");
+            await parent.StandardInput.FlushAsync(TestContext.Current.CancellationToken);
+            int child = int.Parse(await ReadLine(parent), CultureInfo.InvariantCulture);
+
+            Assert.Equal((0, 0), ProcStat.Sched(child));
+            AssertOk(await c.CallAsync($$"""{"v":1,"op":"unmark","pid":{{parent.Id}}}"""));
+            Assert.Equal((0, 0), ProcStat.Sched(parent.Id));
+            Assert.Equal((0, 0), ProcStat.Sched(child));
+            Assert.Equal(0ul, TaskScheduling.Get(parent.Id).Flags & TaskScheduling.ResetOnFork); // put back as it was
+        }
+        finally
+        {
+            parent.Kill(entireProcessTree: true);
+            await parent.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Finding 4: a setuid program (real uid the caller's, effective uid root's) is not the caller's to
+    /// mark: every uid of the process must be the caller's.
+    /// </summary>
+    [Fact]
+    public async Task ASetuidProgramIsNotItsRealUidsToMark()
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback");
+        await daemon.WaitForSocketAsync(s_start);
+        using Process setuid = Process.Start(new ProcessStartInfo("setpriv", "--ruid=65534 sleep 600") { UseShellExecute = false })!;
+        try
+        {
+            await daemon.WaitUntilAsync(() => File.ReadAllText($"/proc/{setuid.Id}/status").Contains("Uid:\t65534\t0\t"), TimeSpan.FromSeconds(10), "setpriv to set the real uid");
+
+            ProcessResult r = await ProcessRunner.RunAsync("setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", RepoPaths.Workload, "api", "--socket", daemon.SocketPath,
+                 $$"""{"v":1,"op":"mark","pid":{{setuid.Id}},"class":"burst"}"""], TimeSpan.FromSeconds(60));
+
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            JsonElement answer = JsonDocument.Parse(r.Stdout.Split('\n')[0]).RootElement;
+            Assert.Equal("permission_denied", answer.GetProperty("error").GetProperty("code").GetString());
+            Assert.Contains("setuid", answer.GetProperty("error").GetProperty("message").GetString());
+            Assert.Equal((0, 0), ProcStat.Sched(setuid.Id));
+        }
+        finally
+        {
+            setuid.Kill();
+            await setuid.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+    }
+
     /// <summary>A slowloris client (bytes, never a whole line) is closed after Api:IdleTimeoutSeconds; one that sends lines is not.</summary>
     [Fact]
     public async Task AConnectionThatSendsNoCompleteLineIsClosed()

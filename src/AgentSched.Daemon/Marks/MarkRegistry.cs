@@ -301,7 +301,10 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
     private static bool Authorize(PeerCredentials peer, ProcessHandle target, out RegistryResult denied) =>
         Authorize(peer, target, "mark", out denied);
 
-    /// <summary>root may <paramref name="verb"/> any process; another uid only its own (the real uid, read through the pidfd).</summary>
+    /// <summary>
+    /// root may <paramref name="verb"/> any process; another uid only its own: real, effective, saved and
+    /// file-system uid all its own (read through the pidfd), so not a setuid program it started.
+    /// </summary>
     internal static bool Authorize(PeerCredentials peer, ProcessHandle target, string verb, out RegistryResult denied)
     {
         denied = default;
@@ -310,9 +313,11 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             return true;
         }
         uint owner;
+        bool agree;
         try
         {
-            owner = target.ReadInfo().RealUid;
+            ProcessInfo info = target.ReadInfo();
+            (owner, agree) = (info.RealUid, info.UidsAgree);
         }
         catch (SyscallException e) when (e.Errno == ESRCH)
         {
@@ -324,9 +329,15 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             denied = Exhausted(e);
             return false;
         }
-        if (owner == peer.Uid)
+        if (owner == peer.Uid && agree)
         {
             return true;
+        }
+        if (owner == peer.Uid)
+        {
+            denied = RegistryResult.Fail(ErrorCode.PermissionDenied,
+                $"pid {target.Pid} runs with another uid besides {owner} (a setuid program): only root may {verb} it");
+            return false;
         }
         denied = RegistryResult.Fail(ErrorCode.PermissionDenied,
             $"uid {peer.Uid} may only {verb} its own processes; pid {target.Pid} belongs to uid {owner}");

@@ -93,7 +93,8 @@ public sealed class ProcessHandle : IDisposable
             throw new SyscallException($"read /proc/{Pid}", ESRCH);
         }
         (string comm, ulong start) = ParseStat(stat) ?? throw new InvalidDataException($"/proc/{Pid}/stat is malformed: {stat}");
-        return new ProcessInfo(Pid, start, ParseRealUid(status) ?? throw new InvalidDataException($"/proc/{Pid}/status has no Uid line"), comm);
+        uint[] uids = ParseUids(status) ?? throw new InvalidDataException($"/proc/{Pid}/status has no Uid line");
+        return new ProcessInfo(Pid, start, uids[0], comm, uids.All(u => u == uids[0]));
     }
 
     /// <summary>The ids of the process's threads (/proc/&lt;pid&gt;/task), checked against the pidfd like <see cref="ReadInfo"/>.</summary>
@@ -156,14 +157,22 @@ public sealed class ProcessHandle : IDisposable
     }
 
     /// <summary>The first (real) uid of the "Uid:" line of /proc/&lt;pid&gt;/status.</summary>
-    internal static uint? ParseRealUid(string status)
+    internal static uint? ParseRealUid(string status) => ParseUids(status)?[0];
+
+    /// <summary>The real, effective, saved and file-system uids of the "Uid:" line of /proc/&lt;pid&gt;/status; null when it is missing or malformed.</summary>
+    internal static uint[]? ParseUids(string status)
     {
         foreach (string line in status.Split('\n'))
         {
             if (line.StartsWith("Uid:", StringComparison.Ordinal))
             {
                 string[] ids = line[4..].Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
-                return ids.Length > 0 && uint.TryParse(ids[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint uid) ? uid : null;
+                var uids = new uint[ids.Length];
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    if (!uint.TryParse(ids[i], NumberStyles.None, CultureInfo.InvariantCulture, out uids[i])) return null;
+                }
+                return uids.Length > 0 ? uids : null;
             }
         }
         return null;

@@ -8,4 +8,8 @@ namespace AgentSched.Interop.Kernel;
 /// </param>
 /// <param name="RealUid">The real user id (the first field of "Uid:" in /proc/&lt;pid&gt;/status).</param>
 /// <param name="Comm">The command name (at most 15 bytes; may contain spaces and parentheses).</param>
-public readonly record struct ProcessInfo(int Pid, ulong StartTimeTicks, uint RealUid, string Comm);
+/// <param name="UidsAgree">
+/// Whether the real, effective, saved and file-system uids are one and the same; false for a
+/// setuid program (real uid the caller's, effective uid another's).
+/// </param>
+public readonly record struct ProcessInfo(int Pid, ulong StartTimeTicks, uint RealUid, string Comm, bool UidsAgree = true);

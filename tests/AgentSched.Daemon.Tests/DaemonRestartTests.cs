@@ -72,7 +72,7 @@ public sealed class DaemonRestartTests
 
         Assert.Equal((0, 0), ProcStat.Sched(target.Pid));
         Assert.False(File.Exists(d.SocketPath));
-        Assert.Contains($"\"pid\": {target.Pid}", File.ReadAllText(d.MarksFile));
+        Assert.Contains($"\"pid\":{target.Pid},", File.ReadAllText(d.MarksFile)); // one mark per line
 
         using DaemonProcess again = await StartAsync(d.Directory);
         Assert.Equal(-10, ProcStat.Sched(target.Pid).Nice);

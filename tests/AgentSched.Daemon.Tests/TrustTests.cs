@@ -271,45 +271,6 @@ public sealed class TrustTests
     }
 
     /// <summary>
-    /// Finding 4: a child forked while its parent is BURST does not keep nice -10 (in fallback mode a
-    /// child inherits its parent's nice, and the daemon does not track it): BURST sets reset-on-fork,
-    /// so the child starts at nice 0, and nothing of the mark is left once it ends.
-    /// </summary>
-    [Fact]
-    public async Task AChildForkedWhileBurstDoesNotKeepThePriority()
-    {
-        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback");
-        await daemon.WaitForSocketAsync(s_start);
-        using Process parent = Process.Start(new ProcessStartInfo("python3", ["-c",
-            "import subprocess, sys\n" +
-            "sys.stdin.readline()\n" +
-            "child = subprocess.Popen(['sleep', '600'])\n" +
-            "print(child.pid, flush=True)\n" +
-            "sys.stdin.readline(); child.kill()\n"])
-        { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false })!;
-        try
-        {
-            using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
-            AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{parent.Id}},"class":"burst"}"""));
-            Assert.Equal((-10, 0), ProcStat.Sched(parent.Id));
-            await parent.StandardInput.WriteLineAsync("fork");
-            await parent.StandardInput.FlushAsync(TestContext.Current.CancellationToken);
-            int child = int.Parse(await ReadLine(parent), CultureInfo.InvariantCulture);
-
-            Assert.Equal((0, 0), ProcStat.Sched(child));
-            AssertOk(await c.CallAsync($$"""{"v":1,"op":"unmark","pid":{{parent.Id}}}"""));
-            Assert.Equal((0, 0), ProcStat.Sched(parent.Id));
-            Assert.Equal((0, 0), ProcStat.Sched(child));
-            Assert.Equal(0ul, TaskScheduling.Get(parent.Id).Flags & TaskScheduling.ResetOnFork); // put back as it was
-        }
-        finally
-        {
-            parent.Kill(entireProcessTree: true);
-            await parent.WaitForExitAsync(TestContext.Current.CancellationToken);
-        }
-    }
-
-    /// <summary>
     /// Finding 4: a setuid program (real uid the caller's, effective uid root's) is not the caller's to
     /// mark: every uid of the process must be the caller's.
     /// </summary>

@@ -10,14 +10,10 @@ namespace AgentSched.Daemon.Marks;
 /// (docs/protocol.md, "Fallback mode"): BURST is nice -10 with a 1 ms slice request
 /// (<c>sched_attr.sched_runtime</c>, honoured by EEVDF on 6.12+), BATCH is SCHED_BATCH at nice 10,
 /// NORMAL is the task's own settings. Real-time and deadline tasks are left alone: they already
-/// outrank every class. Every thread of a process is changed. BURST sets SCHED_FLAG_RESET_ON_FORK
-/// (which only a privileged caller can clear), so the tasks a BURST task creates, threads and
-/// children, start at nice 0 and the default slice: a mark's priority never outlives the mark in a
-/// task the daemon does not track (a child process forked while marked used to keep nice -10 for
-/// ever, beyond the per-uid limits); a tool that needs BURST is marked itself (<c>agentsched run</c>).
-/// Tasks created under BATCH inherit it, as the kernel does, and threads among them are put back
-/// with the rest when the mark ends (not those created by a thread marked on its own, a step opened
-/// for one tid); BATCH is never more favourable than what they had. A thread is acted on only as
+/// outrank every class. Every thread of a process is changed; threads created later inherit from
+/// their creator, as the kernel does, and are put back with the rest when the mark ends (not those
+/// created by a thread marked on its own, a step opened for one tid). Child processes forked while
+/// marked inherit too and are not put back yet (the reliability issue's finding 4). A thread is acted on only as
 /// the <see cref="ThreadRef"/> the daemon saved (tid and start time), so a tid that a thread of the
 /// mark left behind never carries the mark's or the saved settings to whatever task has it next.
 /// </summary>
@@ -207,7 +203,7 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
         }
         return c switch
         {
-            TaskClass.Burst => original with { Policy = SchedPolicy.Normal, Nice = Math.Min(original.Nice, BurstNice), RuntimeNs = BurstSliceNs, Flags = original.Flags | TaskScheduling.ResetOnFork },
+            TaskClass.Burst => original with { Policy = SchedPolicy.Normal, Nice = Math.Min(original.Nice, BurstNice), RuntimeNs = BurstSliceNs },
             TaskClass.Batch => original with { Policy = SchedPolicy.Batch, Nice = Math.Max(original.Nice, BatchNice), RuntimeNs = 0 },
             _ => original,
         };

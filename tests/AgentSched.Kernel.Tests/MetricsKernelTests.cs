@@ -40,8 +40,9 @@ public sealed class MetricsKernelTests
             Task<ProcessResult> agent = ProcessRunner.RunAsync(RepoPaths.Cli,
                 ["--socket", d.SocketPath, "run", "--class", "burst", "--", RepoPaths.Workload, "steps", "--seconds", "6", "--tool-us", "2000", "--parse-us", "200", "--json"],
                 TimeSpan.FromSeconds(120));
-            // "During": the first scrape after the loop's BURST steps began (under TCG, `agentsched
-            // run` and the loop's start take a few seconds; a fixed delay sometimes scraped too early).
+            // "During": 3 s in, or the first scrape after that once the loop's BURST steps began (under
+            // TCG `agentsched run` and the loop's start sometimes take longer than 3 s).
+            await Task.Delay(TimeSpan.FromSeconds(3), Ct);
             HttpScrape.Response during;
             var started = Stopwatch.StartNew();
             while (true)

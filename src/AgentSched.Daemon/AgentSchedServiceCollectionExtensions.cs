@@ -6,7 +6,6 @@ using AgentSched.Daemon.Scheduler;
 using AgentSched.Daemon.State;
 using AgentSched.Daemon.Systemd;
 using AgentSched.Interop.Kernel;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -22,20 +21,21 @@ public static class AgentSchedServiceCollectionExtensions
     /// re-applied), then the socket, so a client never talks to a daemon that is not ready, and
     /// at a stop the socket closes first and the scheduler detaches last.
     /// </summary>
-    public static IServiceCollection AddAgentSched(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="settings">The configuration, checked by <see cref="DaemonConfiguration.Load"/>.</param>
+    /// <param name="sources">Where a reload (SIGHUP) reads the configuration again.</param>
+    internal static IServiceCollection AddAgentSched(this IServiceCollection services, DaemonSettings settings, Func<ConfigurationSources> sources)
     {
-        // Bound once, without change tracking: a reload (SIGHUP) goes through ConfigReloader, which
-        // validates before it replaces anything, never through IOptionsMonitor.
-        services.AddOptions<SchedulerOptions>().Configure(o => configuration.GetSection(SchedulerOptions.Section).Bind(o)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>();
-        services.AddOptions<ApiOptions>().Configure(o => configuration.GetSection(ApiOptions.Section).Bind(o)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
-        services.AddOptions<StateOptions>().Configure(o => configuration.GetSection(StateOptions.Section).Bind(o)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<StateOptions>, StateOptionsValidator>();
-        services.AddOptions<MetricsOptions>().Configure(o => configuration.GetSection(MetricsOptions.Section).Bind(o)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>();
-
-        services.AddSingleton(sp => new LiveOptions<ApiOptions>(sp.GetRequiredService<IOptions<ApiOptions>>().Value));
+        // The options were bound and validated once, by DaemonConfiguration, before the host was
+        // built. A reload (SIGHUP) goes through ConfigReloader, which checks the new configuration
+        // the same way before it replaces anything, never through IOptionsMonitor.
+        services.AddSingleton(settings);
+        services.AddSingleton(Options.Create(settings.Scheduler));
+        services.AddSingleton(Options.Create(settings.Api));
+        services.AddSingleton(Options.Create(settings.State));
+        services.AddSingleton(Options.Create(settings.Metrics));
+        services.AddSingleton(Options.Create(settings.Logging));
+        services.AddSingleton(new LiveOptions<ApiOptions>(settings.Api));
+        services.AddSingleton(sources);
         services.AddSingleton<ConfigReloader>();
 
         services.TryAddSingleton<IBpfScheduler, KernelBpfScheduler>();
@@ -63,34 +63,5 @@ public static class AgentSchedServiceCollectionExtensions
         services.AddSingleton<SystemdHealthCheck>(sp => sp.GetRequiredService<SchedulerSupervisor>().IsResponsive);
         services.AddSystemdNotify();
         return services;
-    }
-
-    /// <summary>
-    /// Validates every options section at once, so a bad configuration is reported in full, one line
-    /// per problem, before any service (the socket binds early) reads it. Throws an
-    /// <see cref="AggregateException"/> of <see cref="OptionsValidationException"/>s.
-    /// </summary>
-    public static void ValidateAllOptions(IServiceProvider services)
-    {
-        var failures = new List<OptionsValidationException>();
-        void Check(Func<object> read)
-        {
-            try
-            {
-                _ = read();
-            }
-            catch (OptionsValidationException e)
-            {
-                failures.Add(e);
-            }
-        }
-        Check(() => services.GetRequiredService<IOptions<SchedulerOptions>>().Value);
-        Check(() => services.GetRequiredService<IOptions<ApiOptions>>().Value);
-        Check(() => services.GetRequiredService<IOptions<MetricsOptions>>().Value);
-        Check(() => services.GetRequiredService<IOptions<StateOptions>>().Value);
-        if (failures.Count > 0)
-        {
-            throw new AggregateException(failures);
-        }
     }
 }

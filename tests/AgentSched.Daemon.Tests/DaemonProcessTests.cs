@@ -52,7 +52,7 @@ public sealed class DaemonProcessTests
                 "agentschedd: invalid configuration: Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)",
                 "agentschedd: invalid configuration: Scheduler:BatchSliceMultiplier must be between 1 and 64 (got 0)",
                 "agentschedd: invalid configuration: Scheduler:PinPath must not contain '.' in its last name: bpffs refuses such names (got '/sys/fs/bpf/my.pins')",
-                "agentschedd: invalid configuration: Api:SocketMode must be octal permission bits such as 0660 (got '999')",
+                "agentschedd: invalid configuration: Api:SocketMode must be octal permission bits from 000 to 0777, such as 0660 (got '999')",
             ],
             r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }

@@ -14,7 +14,7 @@ public sealed class ApiOptions
     /// <summary>The group that owns the socket; members may use it. Empty: leave it root's.</summary>
     public string SocketGroup { get; set; } = "agentsched";
 
-    /// <summary>The socket's permission bits, octal.</summary>
+    /// <summary>The socket's permission bits, octal: 000 to 0777.</summary>
     public string SocketMode { get; set; } = "0660";
 
     /// <summary>Requests per second one connection may make (a token bucket of this size, refilled continuously).</summary>
@@ -57,9 +57,10 @@ internal sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
         {
             errors.Add($"Api:SocketPath is longer than a Unix socket path may be (107 bytes): '{o.SocketPath}'");
         }
-        if (o.SocketMode is not { Length: >= 3 and <= 4 } || !o.SocketMode.All(c => c is >= '0' and <= '7'))
+        // Permission bits only: a fourth digit would be setuid, setgid or sticky, meaningless on a socket.
+        if (o.SocketMode is not { Length: 3 or 4 } || !o.SocketMode.All(c => c is >= '0' and <= '7') || (o.SocketMode.Length == 4 && o.SocketMode[0] != '0'))
         {
-            errors.Add($"Api:SocketMode must be octal permission bits such as 0660 (got '{o.SocketMode}')");
+            errors.Add($"Api:SocketMode must be octal permission bits from 000 to 0777, such as 0660 (got '{o.SocketMode}')");
         }
         if (o.MaxRequestsPerSecond is < 1 or > 10_000_000)
         {

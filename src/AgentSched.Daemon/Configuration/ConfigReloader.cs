@@ -1,71 +1,57 @@
 using AgentSched.Daemon.Api;
-using AgentSched.Daemon.Scheduler;
-using AgentSched.Daemon.State;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace AgentSched.Daemon.Configuration;
 
 /// <summary>
-/// SIGHUP (systemctl reload; the signal is taken by Systemd.SighupReloadService) re-reads the configuration. The Api section (limits, default step
-/// window) applies at once, to new requests and new connections; the socket's path, mode and group,
-/// the Scheduler section and the State section apply at the next start, and the log says so.
-/// An invalid file changes nothing: each problem is logged and the running values stay.
+/// SIGHUP (systemctl reload; the signal is taken by Systemd.SighupReloadService) re-reads the
+/// configuration through <see cref="DaemonConfiguration.Load"/>, the check the start went through.
+/// Any problem (an unknown key, a bad value in any section, a broken file) rejects the whole reload:
+/// it throws <see cref="ConfigurationRejectedException"/> with every reason, and nothing changes.
+/// Otherwise the Api section's limits and default step window apply at once, to new requests and
+/// new connections; every other key (the socket's path, mode and group included) applies at the
+/// next start, and the log names the ones that changed.
 /// </summary>
 internal sealed partial class ConfigReloader(
-    IConfiguration configuration,
+    Func<ConfigurationSources> sources,
+    DaemonSettings running,
     LiveOptions<ApiOptions> api,
-    IOptions<SchedulerOptions> scheduler,
-    IOptions<StateOptions> state,
     ILogger<ConfigReloader> logger)
 {
+    private static readonly string[] s_atNextStartApiKeys = [nameof(ApiOptions.SocketPath), nameof(ApiOptions.SocketMode), nameof(ApiOptions.SocketGroup)];
+
+    /// <summary>Whether a reload applies <paramref name="key"/> at once (else at the next start).</summary>
+    internal static bool AppliesAtOnce(ConfigKey key) =>
+        key.Section == ConfigurationSchema.Api && !s_atNextStartApiKeys.Contains(key.Property.Name);
+
     internal void Reload()
     {
-        if (configuration is IConfigurationRoot root)
+        ConfigurationResult result = DaemonConfiguration.Load(sources());
+        if (result.Settings is not { } fresh)
         {
-            root.Reload();
+            throw new ConfigurationRejectedException(string.Join("; ", result.Errors));
         }
-        var fresh = new ApiOptions();
-        configuration.GetSection(ApiOptions.Section).Bind(fresh);
-        ValidateOptionsResult result = new ApiOptionsValidator().Validate(null, fresh);
-        if (result.Failed)
+        string[] later = [.. running.Differences(fresh).Where(k => !AppliesAtOnce(k)).Select(k => k.Name)];
+        if (later.Length > 0)
         {
-            foreach (string failure in result.Failures ?? [])
-            {
-                LogRejected(failure);
-            }
-            return;
+            LogNextStart(string.Join(", ", later));
         }
-        ApiOptions old = api.Current;
-        if (fresh.SocketPath != old.SocketPath || fresh.SocketMode != old.SocketMode || fresh.SocketGroup != old.SocketGroup)
-        {
-            LogNextStart("Api:SocketPath, SocketMode and SocketGroup");
-        }
-        api.Replace(fresh);
-
-        var freshScheduler = new SchedulerOptions();
-        configuration.GetSection(SchedulerOptions.Section).Bind(freshScheduler);
-        if (freshScheduler.Tunables != scheduler.Value.Tunables || freshScheduler.ParsedMode != scheduler.Value.ParsedMode)
-        {
-            LogNextStart("the Scheduler section");
-        }
-        var freshState = new StateOptions();
-        configuration.GetSection(StateOptions.Section).Bind(freshState);
-        if (freshState.Directory != state.Value.Directory)
-        {
-            LogNextStart("State:Directory");
-        }
-        LogReloaded(fresh.MaxRequestsPerSecond, fresh.MaxBurstTasksPerUid, fresh.MaxMarks, fresh.DefaultStepWindowMs);
+        // The socket keeps the path, mode and group it was made with (the metrics socket copies them).
+        ApiOptions o = fresh.Api;
+        o.SocketPath = running.Api.SocketPath;
+        o.SocketMode = running.Api.SocketMode;
+        o.SocketGroup = running.Api.SocketGroup;
+        api.Replace(o);
+        LogApplied(o.MaxRequestsPerSecond, o.MaxBurstTasksPerUid, o.MaxMarks, o.MaxMarksPerUid, o.MaxConnections, o.MaxConnectionsPerUid, o.IdleTimeoutSeconds, o.DefaultStepWindowMs);
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "configuration reloaded: {Rate} requests/s per connection, {Burst} BURST tasks per uid, {MaxMarks} marks, {Window} ms default step window")]
-    private partial void LogReloaded(int rate, int burst, int maxMarks, int window);
+        Message = "Api limits now: {Rate} requests/s per connection, {Burst} BURST tasks per uid, {MaxMarks} marks ({PerUid} per uid), {Connections} connections ({ConnectionsPerUid} per uid), {Idle} s idle timeout, {Window} ms default step window")]
+    private partial void LogApplied(int rate, int burst, int maxMarks, int perUid, int connections, int connectionsPerUid, int idle, int window);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "configuration reload rejected, nothing changed: {Failure}")]
-    private partial void LogRejected(string failure);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "changes to {What} take effect at the next start")]
-    private partial void LogNextStart(string what);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "changes to {Keys} take effect at the next start")]
+    private partial void LogNextStart(string keys);
 }
+
+/// <summary>A reload found the configuration invalid; the message lists every reason. Nothing was changed.</summary>
+public sealed class ConfigurationRejectedException(string reasons) : Exception(reasons);

@@ -12,13 +12,14 @@ namespace AgentSched.Daemon.Logging;
 /// connected to the journal: $JOURNAL_STREAM is set) each line starts with its syslog priority,
 /// &lt;3&gt; for errors to &lt;7&gt; for debug, so journalctl -p works; the journal adds its own timestamps.
 /// Logging:Level (Debug, Information, Warning, Error) sets the minimum level; Debug logs every request.
+/// Both are validated with the rest of the configuration (<see cref="LoggingOptionsValidator"/>).
 /// </summary>
 internal static class DaemonLogging
 {
-    public static Serilog.ILogger Create(string? format, string? level, bool journal)
+    public static Serilog.ILogger Create(LoggingOptions options, bool journal)
     {
-        LogEventLevel minimum = Enum.TryParse(level, ignoreCase: true, out LogEventLevel parsed) ? parsed : LogEventLevel.Information;
-        ITextFormatter inner = format?.ToLowerInvariant() == "json"
+        LogEventLevel minimum = options.ParsedLevel;
+        ITextFormatter inner = options.Json
             ? new JsonFormatter(renderMessage: true)
             : new MessageTemplateTextFormatter(
                 journal ? "{Level:u3} {Message:lj}{NewLine}{Exception}" : "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}");

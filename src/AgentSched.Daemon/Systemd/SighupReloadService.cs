@@ -12,7 +12,9 @@ namespace AgentSched.Daemon.Systemd;
 /// to terminate the process, and systemd counts death by SIGHUP as a clean exit, so
 /// Restart=on-failure would not bring the scheduler back. Around the reload it tells systemd
 /// "RELOADING=1" (with MONOTONIC_USEC, as Type=notify-reload expects) and then "READY=1".
-/// What a reload changes is ConfigReloader's business (the Api section, validated first).
+/// What a reload changes is ConfigReloader's business (the Api section, validated first); a reload
+/// it rejects (<see cref="Configuration.ConfigurationRejectedException"/>) is logged once, as
+/// rejected, and not as reloaded.
 /// </summary>
 public sealed partial class SighupReloadService(ISystemdNotifier notifier, Action reload, ILogger<SighupReloadService> logger)
     : IHostedService, IDisposable
@@ -57,6 +59,12 @@ public sealed partial class SighupReloadService(ISystemdNotifier notifier, Actio
                 notifier.Notify("READY=1");
                 LogReloaded();
             }
+            catch (Configuration.ConfigurationRejectedException e)
+            {
+                // Said once, with every reason; the running configuration stays, so no "reloaded".
+                notifier.Notify($"READY=1\nSTATUS=reload rejected: {e.Message}");
+                LogRejected(e.Message);
+            }
             catch (Exception e)
             {
                 notifier.Notify($"READY=1\nSTATUS=reload failed: {e.Message}");
@@ -70,6 +78,9 @@ public sealed partial class SighupReloadService(ISystemdNotifier notifier, Actio
 
     [LoggerMessage(Level = LogLevel.Information, Message = "configuration reloaded")]
     private partial void LogReloaded();
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "configuration reload rejected, the running configuration stays: {Reasons}")]
+    private partial void LogRejected(string reasons);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "reloading the configuration failed: {Error}")]
     private partial void LogReloadFailed(string error);

@@ -115,6 +115,25 @@ public sealed class SystemdLifetimeTests
         Assert.Contains(logger.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("bad JSON"));
     }
 
+    [Fact]
+    public void ARejectedReloadIsLoggedOnceAsRejectedAndNotAsReloaded()
+    {
+        var notifier = new RecordingNotifier();
+        var logger = new ListLogger<SighupReloadService>();
+        using var service = new SighupReloadService(notifier,
+            () => throw new AgentSched.Daemon.Configuration.ConfigurationRejectedException("Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)"), logger);
+
+        service.Reload();
+
+        Assert.Equal("READY=1\nSTATUS=reload rejected: Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)", notifier.Sent[1]);
+        Assert.Equal(
+            [
+                (LogLevel.Information, "SIGHUP: reloading the configuration"),
+                (LogLevel.Error, "configuration reload rejected, the running configuration stays: Scheduler:SliceUs must be between 100 and 1000000 microseconds (got 5)"),
+            ],
+            logger.Entries);
+    }
+
     private sealed class SlowStart(RecordingNotifier notifier) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)

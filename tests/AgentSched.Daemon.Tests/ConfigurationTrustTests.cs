@@ -106,6 +106,18 @@ public sealed partial class ConfigurationTrustTests
             Lines(r.Stderr));
     }
 
+    /// <summary>The keys are the options classes' properties; both documentation tables list exactly those.</summary>
+    [Fact]
+    public void EveryKeyIsDocumentedAndEveryDocumentedKeyExists()
+    {
+        string[] keys = [.. Configuration.ConfigurationSchema.Keys.Select(k => k.Name).Order(StringComparer.Ordinal)];
+
+        Assert.Contains("Logging:Level", keys);
+        Assert.Contains("Scheduler:SliceUs", keys);
+        Assert.Equal(keys, DocumentedKeys("README.md", "| option |").Order(StringComparer.Ordinal));
+        Assert.Equal(keys, DocumentedKeys("docs/operations.md", "| key |").Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task AWrongTypeInTheFileNamesTheKeyAndTheFile()
     {

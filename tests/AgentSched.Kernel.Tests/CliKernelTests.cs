@@ -143,10 +143,12 @@ public sealed class CliKernelTests
                     RepoPaths.Cli, "--socket", d.SocketPath, "run", "--class", "batch", "--", "sh", "-c", "while :; do :; done"))!);
             }
             // Under TCG three BATCH processes can take a while to get going (each waits behind the
-            // NORMAL work that starts them): sample until all three are counted, 20 s at most.
+            // NORMAL work that starts them), and until `agentsched run` has exec'd the spinner the
+            // other threads of that marked process are BATCH too (a sample once counted 4): sample
+            // until exactly the three spinners are counted, 20 s at most.
             JsonElement busy = await TopAsync(d);
             for (var clock = System.Diagnostics.Stopwatch.StartNew();
-                 busy.GetProperty("batch").GetProperty("runnable").GetUInt64() < 3 && clock.Elapsed < TimeSpan.FromSeconds(20);)
+                 busy.GetProperty("batch").GetProperty("runnable").GetUInt64() != 3 && clock.Elapsed < TimeSpan.FromSeconds(20);)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken);
                 busy = await TopAsync(d);

@@ -289,20 +289,7 @@ public sealed partial class ConfigurationTrustTests
         {
             psi.Environment[name] = value;
         }
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(s_timeout);
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"agentschedd {string.Join(' ', all)} did not exit within {s_timeout}");
-        }
-        return new ProcessResult(p.ExitCode, await stdout, await stderr);
+        return await ProcessRunner.RunAsync(psi, s_timeout);
     }
 
     /// <summary>

@@ -18,9 +18,14 @@ internal static class ProcessRunner
         return psi;
     }
 
-    public static async Task<ProcessResult> RunAsync(string file, string[] args, TimeSpan timeout)
+    public static Task<ProcessResult> RunAsync(string file, string[] args, TimeSpan timeout) => RunAsync(StartInfo(file, args), timeout);
+
+    /// <summary>Runs <paramref name="psi"/> (made by <see cref="StartInfo"/>, maybe with its environment changed) to its exit.</summary>
+    public static async Task<ProcessResult> RunAsync(ProcessStartInfo psi, TimeSpan timeout)
     {
-        using var p = Process.Start(StartInfo(file, args))!;
+        string file = psi.FileName;
+        IEnumerable<string> args = psi.ArgumentList;
+        using var p = Process.Start(psi)!;
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
         Task<string> stderr = p.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(timeout);

@@ -10,7 +10,7 @@ internal static class AgentCommand
     public static int Run(string[] args, string usage)
     {
         OpenLoopOptions o;
-        string? socket = null, cli = null, samples = null, ready = null, go = null;
+        string? socket = null, samples = null, ready = null, go = null;
         try
         {
             string? tool = null;
@@ -33,7 +33,6 @@ internal static class AgentCommand
                     case "--runaway-after": runawayAfter = Positive(Next()); break;
                     case "--runaway-ms": runawayMs = (int)Positive(Next()); break;
                     case "--socket": socket = Next(); break;
-                    case "--cli": cli = Next(); break;
                     case "--samples": samples = Next(); break;
                     case "--ready-file": ready = Next(); break;
                     case "--go-file": go = Next(); break;
@@ -56,7 +55,7 @@ internal static class AgentCommand
         }
 
         using AgentSchedClient? client = socket is null ? null
-            : new(new AgentSchedClientOptions { SocketPath = socket, CliPath = cli, WhenUnavailable = DaemonUnavailableBehavior.Throw });
+            : new(new AgentSchedClientOptions { SocketPath = socket, WhenUnavailable = DaemonUnavailableBehavior.Throw });
         OpenLoopAgent.Result r = OpenLoopAgent.Run(o, client, ready is null ? null : () =>
         {
             File.WriteAllText(ready, "");

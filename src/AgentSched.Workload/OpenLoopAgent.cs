@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using AgentSched.Client;
+using AgentSched.Interop.Kernel;
 using AgentSched.Protocol;
 
 namespace AgentSched.Workload;
@@ -46,15 +47,23 @@ internal readonly record struct OpenLoopStep(long StartNs, double LatencyUs, dou
 /// <summary>
 /// An agent shaped like a real one, for the benchmark: it thinks (sleeps, modelling the wait for
 /// the model's reply), then calls a tool — it forks and execs a real program, <c>agent-tool</c>
-/// burning a few ms of CPU, or every third step a short shell pipeline — then parses the result
+/// burning a few ms of CPU, or every third step a short shell pipeline (static busybox's sh and
+/// md5sum: a dynamically linked shell spends most of its start in the loader, which an emulator
+/// inflates far more than the rest) — then parses the result
 /// (<c>ParseUs</c> of CPU), and thinks again. Its CPU need is set by the think times, not by how
-/// fast steps complete, so a scheduler that favours it cannot make it take more. With a client it
-/// marks itself the way docs/client.md tells runtime authors to: a step scope on the orchestration
-/// thread around the tool call and the parse, and the tool started already classified
-/// (<see cref="AgentSchedClient.StartProcess"/>).
+/// fast steps complete, so a scheduler that favours it cannot make it take more. Tools start with
+/// posix_spawn (<see cref="ProcessSpawn"/>), as Python's subprocess does where it can, not with
+/// .NET's heavier <c>Process.Start</c>. With a client it marks itself the way docs/client.md tells
+/// runtime authors to: a step scope on the orchestration thread (currentThreadOnly) around the
+/// tool call and the parse, with the tool spawned from that thread inside it, so that the tool
+/// starts in the step's class (agent_class passes BURST to a child at fork; in fallback mode the
+/// child inherits the thread's nice).
 /// </summary>
 internal static class OpenLoopAgent
 {
+    /// <summary>The shell and filter of the pipeline step (Debian's busybox-static; scripts/bootstrap installs it).</summary>
+    public const string Busybox = "/bin/busybox";
+
     public sealed record Result(List<OpenLoopStep> Steps, double Seconds, long StepsApplied, double WaitUsPerRun, (long StartNs, long EndNs)? Runaway);
 
     public static Result Run(OpenLoopOptions o, AgentSchedClient? client, Action? beforeStart = null)
@@ -76,19 +85,24 @@ internal static class OpenLoopAgent
             using (StepScope? step = client?.BeginStep(o.Window, currentThreadOnly: true))
             {
                 if (step?.Applied == true) applied++;
-                ProcessStartInfo psi = kind switch
+                string[] argv = kind switch
                 {
-                    "runaway" => Start(o.ToolPath, "--spin-ms", o.RunawayMs.ToString(CultureInfo.InvariantCulture)),
-                    "pipeline" => Start("/bin/sh", "-c", $"'{o.ToolPath}' {o.PipeUs} | cksum"),
-                    _ => Start(o.ToolPath, o.ToolUs.ToString(CultureInfo.InvariantCulture)),
+                    "runaway" => [o.ToolPath, "--spin-ms", o.RunawayMs.ToString(CultureInfo.InvariantCulture)],
+                    "pipeline" => [Busybox, "sh", "-c", $"'{o.ToolPath}' {o.PipeUs} | {Busybox} md5sum"],
+                    _ => [o.ToolPath, o.ToolUs.ToString(CultureInfo.InvariantCulture)],
                 };
                 long launched = Stopwatch.GetTimestamp();
-                using Process tool = client is null ? Process.Start(psi)! : client.StartProcess(psi, TaskClass.Burst, o.Window);
-                string output = tool.StandardOutput.ReadToEnd();
-                tool.WaitForExit();
-                if (tool.ExitCode != 0)
+                // Spawned from this thread, inside its step: the tool starts in the thread's class.
+                string output;
+                int exit;
+                using (SpawnedProcess tool = ProcessSpawn.Start(argv[0], argv, captureStdout: true))
                 {
-                    throw new IOException($"{psi.FileName} exited with {tool.ExitCode}: {tool.StandardError.ReadToEnd()}");
+                    output = tool.ReadStdoutToEnd();
+                    exit = tool.WaitForExit();
+                }
+                if (exit != 0)
+                {
+                    throw new IOException($"{argv[0]} exited with {exit} (its standard error went to this program's)");
                 }
                 double toolStartUs = -1;
                 if (kind != "pipeline")
@@ -104,13 +118,6 @@ internal static class OpenLoopAgent
         (long Exec, long Delay, long Runs)? s1 = StepLoop.Schedstat(tid);
         double wait = s0 is { } a && s1 is { } b && b.Runs > a.Runs ? (b.Delay - a.Delay) / 1000.0 / (b.Runs - a.Runs) : -1;
         return new Result(steps, clock.Elapsed.TotalSeconds, applied, wait, runaway);
-    }
-
-    private static ProcessStartInfo Start(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        return psi;
     }
 
     /// <summary>The samples file: one step per line, "start_ns latency_us tool_start_us kind".</summary>

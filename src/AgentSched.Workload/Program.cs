@@ -15,10 +15,11 @@ using AgentSched.Workload;
 //   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
 // agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US]
 //                           [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S]
-//                           [--runaway-ms MS] [--socket PATH [--cli PATH]] [--samples FILE] [--ready-file F --go-file F]
+//                           [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]
 //   One open-loop agent (see OpenLoopAgent): think, call a tool (agent-tool at PATH, or a pipeline
 //   through it), parse, repeat, for S seconds. --socket: mark through agentschedd there the way
-//   docs/client.md says (step scope, tool started classified through the agentsched CLI at --cli). Prints one JSON line; --samples
+//   docs/client.md says (a step scope on the agent thread; the tool, spawned inside it, inherits its
+//   class). Prints one JSON line; --samples
 //   writes every step as "start_ns latency_us tool_start_us kind".
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
@@ -26,7 +27,7 @@ using AgentSched.Workload;
 //   Round-trip latency and request rate of the socket API (see ApiBench).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
-    + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH [--cli PATH]] [--samples FILE] [--ready-file F --go-file F]\n"
+    + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]";
 

@@ -31,19 +31,20 @@
  *   while BURST or NORMAL work waits gives up its CPU at the next tick (a BATCH yield, counted),
  *   so a NORMAL task — a BURST one demoted by its budget, say — waits at most about one slice
  *   and one tick behind BATCH, not the whole long slice.
- *   A BURST task whose slice ends keeps its CPU for another slice when no other BURST task waits
- *   and it is within its hint and budgets. Without this a lone BURST step longer than a slice went
- *   back through the queue, a BATCH task took its CPU and the step was kicked onto another one;
- *   an agent loop beside BATCH hogs ran 10-20% more steps with it under TCG (7.3.4: 189-205
- *   steps/s before, 225-231 after, three rounds each). A NORMAL task whose slice ends keeps its
- *   CPU when only BATCH work waits and it is in a step: it has used less than step_budget_ns
- *   since it last blocked. A short step finishes, and a CPU hog, past that after a few slices,
- *   takes turns with the head of the BATCH queue, which is how BATCH progresses beside NORMAL
- *   hogs (keeping every NORMAL task running left BATCH to the starvation guard: with two NORMAL
- *   and two BATCH hogs, BATCH got 0-62% of the CPU time it gets this way, in three 6 s rounds
- *   under TCG). The step rule is for BURST tools whose credit demoted them: they are queued as
- *   NORMAL until the period rolls over. The loop of PolicyTests beside four BATCH hogs ran
- *   249-254 steps/s with it against 217-226 without (7.3.4, three rounds each, EEVDF 133-142).
+ *   A BURST task whose slice ends keeps its CPU for another slice while it is within its hint
+ *   and budgets, even when other BURST tasks wait: a step runs to completion, as under
+ *   SCHED_FIFO, rather than taking turns slice by slice with the other steps. With steps of
+ *   similar length, taking turns makes every one of them finish late (each waits for all the
+ *   others' slices), while running them one after the other finishes most early; and the step
+ *   budget bounds what a waiting step can lose, to one budget per step queued ahead of it, where
+ *   SCHED_FIFO has no bound. Without this a lone BURST step longer than a slice also went back
+ *   through the queue, a BATCH task took its CPU and the step was kicked onto another one.
+ *   A NORMAL task whose slice ends keeps its CPU when only BATCH work waits and it is in a step:
+ *   it has used less than step_budget_ns since it last blocked. A short step finishes, and a CPU
+ *   hog, past that after a few slices, takes turns with the head of the BATCH queue, which is how
+ *   BATCH progresses beside NORMAL hogs (keeping every NORMAL task running would leave BATCH to
+ *   the starvation guard). The step rule is for BURST tools whose credit demoted them: they are
+ *   queued as NORMAL until the period rolls over.
  * Starvation guard: NORMAL and BATCH tasks should not wait longer than starve_ns. The guard acts
  * when a task near the front of either queue (BATCH is FIFO, NORMAL ordered by vtime) has waited
  * half of that: that queue's head is dispatched ahead of BURST until the waiting task has run; the
@@ -53,12 +54,12 @@
  * anti-migration window until it runs. The other
  * half is the margin for that tick and for BURST work already queued on a CPU. It is not a hard
  * bound: only the first GUARD_SCAN (8) tasks of each queue are checked (a vtime queue lets waking
- * tasks in ahead of a waiting one; checking only the head let a NORMAL task wait 140 ms of 100
- * under TCG), and higher sched classes or affinity can hold a task longer.
+ * tasks in ahead of a waiting one, so the head alone is not enough), and higher sched classes or
+ * affinity can hold a task longer. A scan that finds nothing due is trusted for up to a
+ * millisecond (guard_clear_until), so the checks on the hot paths are one comparison.
  * BURST tasks are served first and wait only behind BURST work queued before them and the runs
- * the guard serves. Measured under qemu TCG with CPUs saturated by BURST and NORMAL work: NORMAL
- * waited at most 72 ms, BATCH 60 ms and BURST 56 ms with the 100 ms default (StarvationTests, two
- * NORMAL hogs queued, ten runs on 7.3.4 and 6.19.14).
+ * the guard serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md
+ * records what it measured.
  *
  * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
  * wakes it synchronously (a pipe or socket hand-off: the waker is about to block) and nothing else
@@ -516,6 +517,19 @@ enum placement {
 
 /* How many tasks from the front of a queue the starvation guard looks at. */
 #define GUARD_SCAN	8
+/* The longest a scan that found nothing due is trusted (see guard_clear_until). */
+#define GUARD_RECHECK_NS	1000000ULL
+
+/*
+ * Until this time no task the guard looks at can be due, so the guard's checks return at once.
+ * A scan that finds nothing due sets it: the longest wait it saw needs starve_ns / 2 minus that
+ * wait to become due, and tasks queued later wait less. It is trusted for GUARD_RECHECK_NS at
+ * most, because tasks that were beyond the first GUARD_SCAN of a queue can move up. Written by
+ * every CPU without a lock: a stale value moves the next scan by at most that much. Without it,
+ * beside a queue of BATCH hogs every BURST wakeup, enqueue, dispatch and tick walked up to
+ * 2 * GUARD_SCAN tasks to find nothing.
+ */
+__u64 guard_clear_until;
 
 /*
  * True when one of the first GUARD_SCAN tasks of @dsq_id has waited for half of starve_ns (and,
@@ -523,30 +537,53 @@ enum placement {
  * that ends a CPU's current run and the BURST work already queued on that CPU. The guard then
  * serves the queue's head ahead of BURST until the starving task has run. Not only the head is
  * looked at: in the vtime-ordered NORMAL queue, waking tasks can go in ahead of one that waits.
+ * Raises *@oldest to the longest wait among the tasks looked at, whatever their CPUs.
  */
-static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu)
+static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, __u64 *oldest)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
+	__u64 wait;
 	int seen = 0;
 
 	if (!scx_bpf_dsq_nr_queued(dsq_id))
 		return false;	/* the common case, without taking the queue's lock */
 	bpf_for_each(scx_dsq, p, dsq_id, 0) {
 		tctx = lookup_ctx(p);
-		if (tctx && tctx->queued_at && now - tctx->queued_at > starve_ns / 2 &&
-		    (cpu < 0 || cpu_allowed(p, cpu)))
-			return true;
+		if (tctx && tctx->queued_at && now > tctx->queued_at) {
+			wait = now - tctx->queued_at;
+			if (wait > *oldest)
+				*oldest = wait;
+			if (wait > starve_ns / 2 && (cpu < 0 || cpu_allowed(p, cpu)))
+				return true;
+		}
 		if (++seen >= GUARD_SCAN)
 			break;
 	}
 	return false;
 }
 
+/* After a scan that found nothing due anywhere: no need to look again for a while. */
+static void guard_note_clear(__u64 now, __u64 oldest)
+{
+	__u64 left = starve_ns / 2 - oldest;
+
+	if (oldest > starve_ns / 2)
+		return;	/* due, though not on the CPU asked about */
+	guard_clear_until = now + (left < GUARD_RECHECK_NS ? left : GUARD_RECHECK_NS);
+}
+
 /* The starvation guard is due: a NORMAL or BATCH task is starving (and may run on @cpu, if >= 0). */
 static bool guard_due(__u64 now, s32 cpu)
 {
-	return queue_starving(AGENT_DSQ_BATCH, now, cpu) || queue_starving(AGENT_DSQ_NORMAL, now, cpu);
+	__u64 oldest = 0;
+
+	if (now < guard_clear_until)
+		return false;
+	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, &oldest) || queue_starving(AGENT_DSQ_NORMAL, now, cpu, &oldest))
+		return true;
+	guard_note_clear(now, oldest);
+	return false;
 }
 
 /* Where a waking BURST task runs (see the top comment), and how it gets that CPU. */
@@ -746,7 +783,7 @@ static bool keep_normal_step(struct task_struct *prev, struct task_ctx *tctx, __
 
 /*
  * True when @prev, a BURST task that used up its slice and is still runnable, keeps its CPU for
- * another slice (the caller found the BURST queue empty, so it would be served next anyway). It
+ * another slice, whether or not other BURST work waits (the top comment says why). It
  * must still be BURST (@class_id, its class now) and within its budgets, counting the run in
  * progress (ops.stopping charges it only when the task stops), and gets at most what is left of
  * them, so that the next check comes when one runs out. Without this a lone BURST step longer than
@@ -787,24 +824,34 @@ static void reclassify_running(struct task_ctx *tctx, __u32 class_id, s32 cpu)
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), oldest = 0;
 	struct task_ctx *prev_ctx;
 	__u32 prev_class = AGENT_NR_CLASSES;
 
-	if ((queue_starving(AGENT_DSQ_BATCH, now, cpu) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
-	    (queue_starving(AGENT_DSQ_NORMAL, now, cpu) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
-		stat_inc(AGENT_STAT_STARVE_DISPATCH);
-		return;
+	/* The guard first (guard_due's scans, but only on tasks this CPU may run). */
+	if (now >= guard_clear_until) {
+		if ((queue_starving(AGENT_DSQ_BATCH, now, cpu, &oldest) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
+		    (queue_starving(AGENT_DSQ_NORMAL, now, cpu, &oldest) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
+			stat_inc(AGENT_STAT_STARVE_DISPATCH);
+			return;
+		}
+		guard_note_clear(now, oldest);
 	}
 	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
 	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;
+	/*
+	 * The class @prev would be queued in now, taken once for the checks below. A BURST step
+	 * runs on within its budgets even when other BURST work waits (see the top comment).
+	 */
+	if (prev_ctx && prev_ctx->run_class == AGENT_CLASS_BURST) {
+		prev_class = effective_class(prev_ctx, lookup_hint(prev), now);
+		if (keep_burst_running(prev, prev_ctx, prev_class, now))
+			return;
+	}
 	if (dsq_move_to_local(AGENT_DSQ_BURST))
 		return;
-	/* The class @prev would be queued in now, taken once for the checks below. */
-	if (prev_ctx)
+	if (prev_ctx && prev_class == AGENT_NR_CLASSES)
 		prev_class = effective_class(prev_ctx, lookup_hint(prev), now);
-	if (prev_ctx && keep_burst_running(prev, prev_ctx, prev_class, now))
-		return;
 	if (dsq_move_to_local(AGENT_DSQ_NORMAL) ||
 	    (prev_ctx && keep_normal_step(prev, prev_ctx, prev_class, now)))
 		return;

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using AgentSched.Client;
 using AgentSched.Interop.Kernel;
-using AgentSched.Protocol;
 
 namespace AgentSched.Workload;
 

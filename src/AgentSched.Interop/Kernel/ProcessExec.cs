@@ -21,42 +21,18 @@ public static unsafe class ProcessExec
     public static int Exec(string file, IReadOnlyList<string> argv)
     {
         ArgumentException.ThrowIfNullOrEmpty(file);
-        var strings = new byte[argv.Count][];
-        for (int i = 0; i < argv.Count; i++)
-        {
-            strings[i] = Encoding.UTF8.GetBytes(argv[i] + "\0");
-        }
+        using var args = new NativeStrings(argv);
         byte[] fileBytes = Encoding.UTF8.GetBytes(file + "\0");
-        var handles = new System.Runtime.InteropServices.GCHandle[strings.Length];
-        // On the native heap, not the stack: argv may be long.
-        byte** pointers = (byte**)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)(strings.Length + 1), (nuint)sizeof(byte*));
-        try
+        Libc.DefaultSignal(Libc.SIGPIPE);
+        int errno;
+        fixed (byte* f = fileBytes)
         {
-            for (int i = 0; i < strings.Length; i++)
-            {
-                handles[i] = System.Runtime.InteropServices.GCHandle.Alloc(strings[i], System.Runtime.InteropServices.GCHandleType.Pinned);
-                pointers[i] = (byte*)handles[i].AddrOfPinnedObject();
-            }
-            pointers[strings.Length] = null;
-            Libc.DefaultSignal(Libc.SIGPIPE);
-            int errno;
-            fixed (byte* f = fileBytes)
-            {
-                Libc.Execvp(f, pointers);
-                errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            }
-            // Still here: ignore SIGPIPE again, as the runtime did, so reporting the failure on a
-            // closed pipe is an EPIPE, not death by signal.
-            Libc.IgnoreSignal(Libc.SIGPIPE);
-            return errno;
+            Libc.Execvp(f, args.Pointers);
+            errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
         }
-        finally
-        {
-            foreach (var h in handles)
-            {
-                if (h.IsAllocated) h.Free();
-            }
-            System.Runtime.InteropServices.NativeMemory.Free(pointers);
-        }
+        // Still here: ignore SIGPIPE again, as the runtime did, so reporting the failure on a
+        // closed pipe is an EPIPE, not death by signal.
+        Libc.IgnoreSignal(Libc.SIGPIPE);
+        return errno;
     }
 }

@@ -24,8 +24,6 @@ namespace AgentSched.Interop.Kernel;
 /// </remarks>
 public static unsafe class ProcessSpawn
 {
-    private const int SIGPIPE = 13;
-
     /// <summary>Starts <paramref name="file"/> (searched on PATH when it has no '/') with <paramref name="argv"/> (argv[0] included).</summary>
     /// <param name="captureStdout">Whether the child's standard output goes to a pipe the caller reads (<see cref="SpawnedProcess.ReadStdoutToEnd"/>).</param>
     /// <exception cref="Win32Exception">The spawn failed (ENOENT: not found; EACCES: not executable).</exception>
@@ -45,8 +43,7 @@ public static unsafe class ProcessSpawn
         byte* sigset = stackalloc byte[Libc.SigSetSize];
         Libc.SpawnFileActionsInit(actions);
         Libc.SpawnAttrInit(attr);
-        byte** pointers = null;
-        var handles = new GCHandle[argv.Count + 1];
+        NativeStrings? args = null;
         try
         {
             if (captureStdout)
@@ -55,20 +52,16 @@ public static unsafe class ProcessSpawn
                 Check(Libc.SpawnFileActionsAddDup2(actions, writeFd, 1), "posix_spawn_file_actions_adddup2");
             }
             Libc.SigEmptySet(sigset);
-            Libc.SigAddSet(sigset, SIGPIPE);
+            Libc.SigAddSet(sigset, Libc.SIGPIPE);
             Check(Libc.SpawnAttrSetSigDefault(attr, sigset), "posix_spawnattr_setsigdefault");
             Check(Libc.SpawnAttrSetFlags(attr, Libc.POSIX_SPAWN_SETSIGDEF), "posix_spawnattr_setflags");
 
-            pointers = (byte**)NativeMemory.Alloc((nuint)(argv.Count + 1), (nuint)sizeof(byte*));
-            for (int i = 0; i < argv.Count; i++)
+            args = new NativeStrings(argv);
+            int pid, error;
+            fixed (byte* f = Encoding.UTF8.GetBytes(file + "\0"))
             {
-                handles[i] = GCHandle.Alloc(Encoding.UTF8.GetBytes(argv[i] + "\0"), GCHandleType.Pinned);
-                pointers[i] = (byte*)handles[i].AddrOfPinnedObject();
+                error = Libc.SpawnP(&pid, f, actions, attr, args.Pointers, Environ());
             }
-            pointers[argv.Count] = null;
-            handles[argv.Count] = GCHandle.Alloc(Encoding.UTF8.GetBytes(file + "\0"), GCHandleType.Pinned);
-            int pid;
-            int error = Libc.SpawnP(&pid, (byte*)handles[argv.Count].AddrOfPinnedObject(), actions, attr, pointers, Environ());
             if (error != 0)
             {
                 throw new Win32Exception(error, $"could not start '{file}': {new Win32Exception(error).Message}");
@@ -79,11 +72,7 @@ public static unsafe class ProcessSpawn
         }
         finally
         {
-            foreach (GCHandle h in handles)
-            {
-                if (h.IsAllocated) h.Free();
-            }
-            NativeMemory.Free(pointers);
+            args?.Dispose();
             Libc.SpawnAttrDestroy(attr);
             Libc.SpawnFileActionsDestroy(actions);
             if (writeFd >= 0) Libc.Close(writeFd);
@@ -133,7 +122,7 @@ public sealed unsafe class SpawnedProcess : IDisposable
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == 4) continue; // EINTR
+                if (errno == Libc.EINTR) continue;
                 throw new Win32Exception(errno, "read from the child's standard output failed");
             }
             if (n == 0) break;
@@ -151,7 +140,7 @@ public sealed unsafe class SpawnedProcess : IDisposable
         while (Libc.WaitPid(Pid, &status, 0) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != 4) throw new Win32Exception(errno, $"waitpid({Pid}) failed");
+            if (errno != Libc.EINTR) throw new Win32Exception(errno, $"waitpid({Pid}) failed");
         }
         _reaped = true;
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);

@@ -4,6 +4,7 @@ namespace AgentSched.Interop.Native;
 internal static unsafe partial class Libc
 {
     internal const int O_CLOEXEC = 0x80000;
+    internal const int EINTR = 4;
     internal const short POSIX_SPAWN_SETSIGDEF = 0x04;
 
     // glibc's opaque types, with room to spare: posix_spawn_file_actions_t is 80 bytes on 64-bit

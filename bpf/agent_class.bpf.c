@@ -113,7 +113,10 @@
 
 char _license[] SEC("license") = "GPL";
 
-#define ENOMEM 12	/* vmlinux.h carries no errno macros */
+#define EPERM 1		/* vmlinux.h carries no errno macros */
+#define ENOMEM 12
+#define EINVAL 22
+#define NSEC_PER_MSEC 1000000ULL
 
 const volatile __u64 slice_ns = 3000000;
 const volatile __u32 batch_slice_mult = 4;
@@ -141,6 +144,8 @@ const volatile struct {
 	enum agent_step_sizes step_sizes;
 	enum agent_step_time step_time;
 	enum agent_step_flags step_flags;
+	enum agent_hint_flags hint_flags;
+	enum agent_self_step self_step;
 	enum scx_ops_flags ops_flags;
 } abi_anchor;
 
@@ -194,6 +199,9 @@ struct task_ctx {
 	__u8 step_class;		/* class of the step's first run */
 	__u8 step_flags;		/* enum agent_step_flags so far */
 	__u8 pad2[2];
+	/* Self-steps (AGENT_PRCTL_STEP), honoured only while the task's hint grants them. */
+	__u64 self_step_end;		/* end of the window this thread opened for itself; 0: none */
+	__u64 proc_step_end;		/* on a thread-group leader: of the window opened for its process */
 };
 
 #include "maps.bpf.h"	/* hints, stats, latency, step_stats, step_rings, exit_info: the maps user space pins and reads */
@@ -370,12 +378,40 @@ static bool cpu_allowed(struct task_struct *p, s32 cpu)
 	return cpu >= 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
 }
 
-/* The class the hint (own, group leader's, or inherited) asks for, before budgets. */
-static __u32 hinted_class(struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
+/*
+ * The end of the self-step window open for @p (its own, or its process's), when @hint grants
+ * self-steps; 0 otherwise. A window the grant no longer covers is ignored, not cleared: the grant
+ * is the authority, and a new grant starts from the task's next self-step call.
+ */
+static __u64 self_step_end(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint)
+{
+	struct task_struct *leader = p->group_leader;
+	struct task_ctx *lctx = leader == p ? tctx : lookup_ctx(leader);
+	__u64 end = tctx->self_step_end;
+
+	if (!(hint->flags & AGENT_HINT_F_SELF_STEP))
+		return 0;
+	if (lctx && lctx->proc_step_end > end)
+		end = lctx->proc_step_end;
+	return end;
+}
+
+/*
+ * The class the hint (own, group leader's, or inherited) asks for, before budgets, and the end
+ * of the window it is asked for (0: none) in @window_endp. An open self-step makes it BURST.
+ */
+static __u32 hinted_class(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint,
+			  __u64 now, __u64 *window_endp)
 {
 	__u32 class_id;
-	__u64 window_end;
+	__u64 window_end, self_end;
 
+	*window_endp = 0;
+	if (hint && (self_end = self_step_end(p, tctx, hint)) > now) {
+		tctx->window_expired = 0;
+		*window_endp = self_end;
+		return AGENT_CLASS_BURST;
+	}
 	if (hint) {
 		class_id = hint->class_id;
 		window_end = hint->window_end_ns;
@@ -393,6 +429,7 @@ static __u32 hinted_class(struct task_ctx *tctx, struct agent_hint *hint, __u64 
 		return AGENT_CLASS_NORMAL;
 	}
 	tctx->window_expired = 0;
+	*window_endp = window_end;
 	return class_id;
 }
 
@@ -400,9 +437,11 @@ static __u32 hinted_class(struct task_ctx *tctx, struct agent_hint *hint, __u64 
  * The class a task is scheduled in now: its hint's, unless a window or budget says NORMAL.
  * Also notes the hint's step budget, so ops.stopping need not look the hint up again.
  */
-static __u32 effective_class(struct task_ctx *tctx, struct agent_hint *hint, __u64 now)
+static __u32 effective_class(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint,
+			     __u64 now)
 {
-	__u32 class_id = hinted_class(tctx, hint, now);
+	__u64 window_end;
+	__u32 class_id = hinted_class(p, tctx, hint, now, &window_end);
 
 	tctx->step_budget = hint && hint->step_budget_us ? (__u64)hint->step_budget_us * 1000 : step_budget_ns;
 	tctx->marked = hint || tctx->inherited_class < AGENT_NR_CLASSES;
@@ -650,7 +689,7 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	if (!tctx)
 		return prev_cpu;
 	hint = lookup_hint(p);
-	class_id = effective_class(tctx, hint, now);
+	class_id = effective_class(p, tctx, hint, now);
 	tctx->run_class = class_id;
 	count_runnable(tctx, class_id);
 
@@ -718,7 +757,7 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 		dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
-	class_id = effective_class(tctx, lookup_hint(p), now);
+	class_id = effective_class(p, tctx, lookup_hint(p), now);
 	tctx->run_class = class_id;
 	count_runnable(tctx, class_id);
 	if (!tctx->queued_at)
@@ -844,14 +883,14 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 	 * runs on within its budgets even when other BURST work waits (see the top comment).
 	 */
 	if (prev_ctx && prev_ctx->run_class == AGENT_CLASS_BURST) {
-		prev_class = effective_class(prev_ctx, lookup_hint(prev), now);
+		prev_class = effective_class(prev, prev_ctx, lookup_hint(prev), now);
 		if (keep_burst_running(prev, prev_ctx, prev_class, now))
 			return;
 	}
 	if (dsq_move_to_local(AGENT_DSQ_BURST))
 		return;
 	if (prev_ctx && prev_class == AGENT_NR_CLASSES)
-		prev_class = effective_class(prev_ctx, lookup_hint(prev), now);
+		prev_class = effective_class(prev, prev_ctx, lookup_hint(prev), now);
 	if (dsq_move_to_local(AGENT_DSQ_NORMAL) ||
 	    (prev_ctx && keep_normal_step(prev, prev_ctx, prev_class, now)))
 		return;
@@ -1063,6 +1102,7 @@ s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_
 	struct task_struct *parent;
 	struct task_ctx *tctx, *pctx;
 	struct agent_hint *phint;
+	__u64 window_end;
 	__u32 class_id;
 
 	tctx = bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -1083,10 +1123,10 @@ s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_
 	if (!pctx)
 		return 0;
 	phint = lookup_hint(parent);
-	class_id = hinted_class(pctx, phint, bpf_ktime_get_ns());
+	class_id = hinted_class(parent, pctx, phint, bpf_ktime_get_ns(), &window_end);
 	if (class_id == AGENT_CLASS_BURST || class_id == AGENT_CLASS_BATCH) {
 		tctx->inherited_class = class_id;
-		tctx->inherited_window_end = phint ? phint->window_end_ns : pctx->inherited_window_end;
+		tctx->inherited_window_end = window_end;
 		stat_inc(AGENT_STAT_INHERITED);
 	}
 	return 0;
@@ -1118,6 +1158,65 @@ void BPF_STRUCT_OPS(agent_exit, struct scx_exit_info *ei)
 	out->exit_code = ei->exit_code;
 	bpf_probe_read_kernel_str(out->reason, sizeof(out->reason), ei->reason);
 	bpf_probe_read_kernel_str(out->msg, sizeof(out->msg), ei->msg);
+}
+
+/*
+ * Self-steps: prctl(AGENT_PRCTL_STEP, op, window_ms) from a task whose hint grants them (see
+ * intf.h). This runs on the kernel's prctl security hook as the calling task, before any LSM, and
+ * its non-zero return value is prctl's; any other option gets 0, which lets the call go on as
+ * if this program were not there. It touches only the caller's own state (and, for a process
+ * step, its own group leader's), so a task can do nothing through it that agentschedd's grant
+ * does not allow: the grant's flag and window cap are read from the daemon-written `hints`, and
+ * a BURST step opened this way is bounded by the same step budget and credit as any other.
+ */
+SEC("fmod_ret/security_task_prctl")
+int BPF_PROG(agent_self_step, int option, unsigned long op, unsigned long window_ms,
+	     unsigned long arg4, unsigned long arg5, int ret)
+{
+	struct task_struct *p, *leader;
+	struct agent_hint *hint, *lhint;
+	struct task_ctx *tctx;
+	__u64 now, cap_ms;
+
+	if (option != AGENT_PRCTL_STEP || ret)
+		return ret;
+	p = bpf_get_current_task_btf();
+	leader = p->group_leader;
+	hint = bpf_task_storage_get(&hints, p, NULL, 0);
+	lhint = leader == p ? hint : bpf_task_storage_get(&hints, leader, NULL, 0);
+	if (!hint)
+		hint = lhint;
+	if (op == AGENT_STEP_OPEN_PROCESS || op == AGENT_STEP_CLOSE_PROCESS) {
+		/* The process's grant is its leader's hint, and the state lives with the leader. */
+		hint = lhint;
+		p = leader;
+	} else if (op != AGENT_STEP_OPEN && op != AGENT_STEP_CLOSE) {
+		return -EINVAL;
+	}
+	if (!hint || !(hint->flags & AGENT_HINT_F_SELF_STEP) || !(tctx = lookup_ctx(p))) {
+		stat_inc(AGENT_STAT_SELF_STEP_DENIED);
+		return -EPERM;
+	}
+	now = bpf_ktime_get_ns();
+	cap_ms = hint->self_window_ms;
+	if (!window_ms || window_ms > cap_ms)
+		window_ms = cap_ms;
+	switch (op) {
+	case AGENT_STEP_OPEN:
+		tctx->self_step_end = now + window_ms * NSEC_PER_MSEC;
+		break;
+	case AGENT_STEP_CLOSE:
+		tctx->self_step_end = 0;
+		break;
+	case AGENT_STEP_OPEN_PROCESS:
+		tctx->proc_step_end = now + window_ms * NSEC_PER_MSEC;
+		break;
+	default:
+		tctx->proc_step_end = 0;
+		break;
+	}
+	stat_inc(AGENT_STAT_SELF_STEP);
+	return AGENT_STEP_DONE;
 }
 
 SEC(".struct_ops.link")

@@ -12,7 +12,7 @@
 #define AGENTSCHED_INTF_H
 
 enum agent_abi {
-	AGENT_ABI_VERSION	= 5,
+	AGENT_ABI_VERSION	= 6,
 };
 
 /* Scheduling classes a hint can ask for. NORMAL is also what an unhinted task gets. */
@@ -44,6 +44,8 @@ enum agent_stat_idx {
 	AGENT_STAT_WINDOW_EXPIRED,	/* hints whose step window ended */
 	AGENT_STAT_INHERITED,		/* forked tasks that started in their parent's class */
 	AGENT_STAT_BATCH_YIELD,		/* BATCH runs cut short (after slice_ns) for waiting BURST/NORMAL work */
+	AGENT_STAT_SELF_STEP,		/* self-steps opened or closed by granted tasks (AGENT_PRCTL_STEP) */
+	AGENT_STAT_SELF_STEP_DENIED,	/* AGENT_PRCTL_STEP calls refused: no grant, or a process step on a thread grant */
 	/*
 	 * Gauges, not counters: tasks runnable (queued or running) per class, in class-id order.
 	 * A task adds 1 on the CPU where it is counted in a class and subtracts 1 on the CPU where
@@ -73,15 +75,44 @@ struct agent_latency {
 };
 _Static_assert(sizeof(struct agent_latency) == 816, "struct agent_latency is part of the ABI");
 
+/* agent_hint.flags */
+enum agent_hint_flags {
+	/*
+	 * A grant: the task (on a thread-group leader's hint, every thread of its process) may open
+	 * and close its own BURST step windows with AGENT_PRCTL_STEP, without asking agentschedd.
+	 */
+	AGENT_HINT_F_SELF_STEP	= 1 << 0,
+};
+
 /* A task's hint, written by agentschedd into the `hints` task-storage map keyed by a pidfd. */
 struct agent_hint {
 	__u32 class_id;		/* enum agent_class_id */
 	__s32 home_cpu;		/* preferred CPU, or -1 to learn it from where the task runs */
 	__u64 window_end_ns;	/* CLOCK_MONOTONIC end of the step window; 0 = no window */
 	__u32 step_budget_us;	/* BURST CPU per step before demotion; 0 = the scheduler's default */
-	__u32 flags;		/* reserved, 0 */
+	__u32 flags;		/* enum agent_hint_flags */
+	__u32 self_window_ms;	/* with AGENT_HINT_F_SELF_STEP: the longest self-opened window, and the default */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct agent_hint) == 24, "struct agent_hint is part of the ABI");
+_Static_assert(sizeof(struct agent_hint) == 32, "struct agent_hint is part of the ABI");
+
+/*
+ * Self-steps: a granted task opens and closes its own step window with one system call,
+ *   prctl(AGENT_PRCTL_STEP, op, window_ms, 0, 0)
+ * which agent_class answers from a BPF program on the kernel's prctl security hook; the hook
+ * runs as the caller, so a task can only ever change its own step state (AGENT_STEP_OPEN_PROCESS:
+ * its own process's). The call returns AGENT_STEP_DONE on success, -EPERM without a grant, and
+ * -EINVAL (the kernel's own answer to an unknown option) when agent_class is not attached.
+ * window_ms 0 or above the grant's self_window_ms means self_window_ms.
+ */
+enum agent_self_step {
+	AGENT_PRCTL_STEP	= 0x41475354,	/* "AGST": a prctl option no kernel defines */
+	AGENT_STEP_CLOSE	= 0,		/* ends the calling thread's window */
+	AGENT_STEP_OPEN		= 1,		/* opens a window for the calling thread */
+	AGENT_STEP_OPEN_PROCESS	= 2,		/* ... for every thread of its process (a process grant only) */
+	AGENT_STEP_CLOSE_PROCESS = 3,		/* ends that */
+	AGENT_STEP_DONE		= 1,		/* prctl's return value on success */
+};
 
 enum agent_exit_sizes {
 	AGENT_EXIT_REASON_LEN	= 128,

@@ -182,7 +182,9 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     public StepScope BeginStep(TimeSpan? window = null, bool currentThreadOnly = false, TimeSpan? budget = null)
     {
         ApiRequest request = StepRequest(window, currentThreadOnly, budget);
-        return ScopeOf(request.Tid, Call(request));
+        ValueTask<StepScope?> self = TryBeginSelfStepAsync(request, synchronous: true, CancellationToken.None);
+        Debug.Assert(self.IsCompleted);
+        return self.GetAwaiter().GetResult() ?? ScopeOf(request.Tid, Call(request));
     }
 
     /// <inheritdoc cref="BeginStep"/>
@@ -190,7 +192,8 @@ public sealed partial class AgentSchedClient : IDisposable, IAsyncDisposable
     {
         // The tid is read here, before the first await: the continuation may run on another thread.
         ApiRequest request = StepRequest(window, currentThreadOnly, budget);
-        return ScopeOf(request.Tid, await CallAsync(request, cancellationToken).ConfigureAwait(false));
+        return await TryBeginSelfStepAsync(request, synchronous: false, cancellationToken).ConfigureAwait(false)
+            ?? ScopeOf(request.Tid, await CallAsync(request, cancellationToken).ConfigureAwait(false));
     }
 
     private static ApiRequest StepRequest(TimeSpan? window, bool currentThreadOnly, TimeSpan? budget) =>

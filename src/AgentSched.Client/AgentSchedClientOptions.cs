@@ -35,6 +35,13 @@ public sealed class AgentSchedClientOptions
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// Open and close steps without a daemon round trip where agent_class allows it: the client asks
+    /// once for a grant (<c>step_grant</c>) and then signals each step to the scheduler itself with
+    /// one system call. False: every step is a <c>step_begin</c>/<c>step_end</c> round trip.
+    /// </summary>
+    public bool SelfSteps { get; set; } = true;
+
+    /// <summary>
     /// Where the client's warnings go. When null they are written to standard error, prefixed
     /// with <c>agentsched:</c>, so they are never lost.
     /// </summary>

@@ -121,14 +121,24 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
     private readonly int? _tid;
     private int _ended;
 
-    internal StepScope(AgentSchedClient? client, int? tid, bool applied, TimeSpan? window)
+    private readonly int _selfStepPrctl;
+
+    internal StepScope(AgentSchedClient? client, int? tid, bool applied, TimeSpan? window, int selfStep = 0)
     {
         _client = client;
         _tid = tid;
         Applied = applied;
         Window = window;
+        _selfStepPrctl = selfStep;
         if (!applied) _ended = 1;
     }
+
+    /// <summary>
+    /// The window was opened by this process itself under a grant (no daemon round trip), and is
+    /// closed the same way. A self-opened window of one thread (<c>currentThreadOnly</c>) can only
+    /// be closed from that thread; disposed on another, it ends when its window runs out.
+    /// </summary>
+    public bool IsSelfStep => _selfStepPrctl != 0;
 
     /// <summary>False when the daemon was unavailable and no window was opened; disposing is then a no-op.</summary>
     public bool Applied { get; }
@@ -141,6 +151,11 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _ended, 1) == 0 && _client is not null)
         {
+            if (IsSelfStep)
+            {
+                AgentSchedClient.EndSelfStep(_selfStepPrctl, _tid);
+                return;
+            }
             _client.EndStepAsync(_tid, synchronous: true).GetAwaiter().GetResult();
         }
     }
@@ -150,6 +165,11 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _ended, 1) == 0 && _client is not null)
         {
+            if (IsSelfStep)
+            {
+                AgentSchedClient.EndSelfStep(_selfStepPrctl, _tid);
+                return;
+            }
             await _client.EndStepAsync(_tid, synchronous: false).ConfigureAwait(false);
         }
     }

@@ -26,6 +26,12 @@ public enum ApiOp
 
     /// <summary><c>steps</c>: the recent steps agent_class recorded for a process's threads (or one thread).</summary>
     Steps,
+
+    /// <summary><c>step_grant</c>: let the calling process (or one of its threads) open its own steps without the daemon.</summary>
+    StepGrant,
+
+    /// <summary><c>step_revoke</c>: withdraw what <c>step_grant</c> gave.</summary>
+    StepRevoke,
 }
 
 /// <summary>Wire names of <see cref="ApiOp"/>.</summary>
@@ -42,6 +48,8 @@ public static class ApiOpNames
         ApiOp.Status => "status",
         ApiOp.Stats => "stats",
         ApiOp.Steps => "steps",
+        ApiOp.StepGrant => "step_grant",
+        ApiOp.StepRevoke => "step_revoke",
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 

@@ -12,7 +12,7 @@ public sealed record ApiRequest(ApiOp Op)
     /// <summary><c>pid</c>: the target of <c>mark</c>/<c>unmark</c> (a process), or of <c>steps</c> (a process or one thread).</summary>
     public int? Pid { get; init; }
 
-    /// <summary><c>tid</c>: for <c>step_begin</c>/<c>step_end</c>, one thread of the calling process instead of all of it.</summary>
+    /// <summary><c>tid</c>: for <c>step_begin</c>/<c>step_end</c>/<c>step_grant</c>/<c>step_revoke</c>, one thread of the calling process instead of all of it.</summary>
     public int? Tid { get; init; }
 
     /// <summary><c>class</c> of a <c>mark</c>.</summary>

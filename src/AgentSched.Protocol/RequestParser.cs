@@ -134,8 +134,10 @@ public static class RequestParser
                     break;
                 case ApiOp.StepBegin:
                 case ApiOp.StepEnd:
+                case ApiOp.StepGrant:
+                case ApiOp.StepRevoke:
                     if (Range("tid", _tid, 1, int.MaxValue, out int? tid) is { } e4) return e4;
-                    if (op == ApiOp.StepBegin)
+                    if (op is ApiOp.StepBegin or ApiOp.StepGrant)
                     {
                         if (Range("window_ms", _windowMs, ApiProtocol.MinWindowMs, ApiProtocol.MaxWindowMs, out int? sw) is { } e5) return e5;
                         if (Range("budget_us", _budgetUs, ApiProtocol.MinBudgetUs, ApiProtocol.MaxBudgetUs, out int? sb) is { } e6) return e6;

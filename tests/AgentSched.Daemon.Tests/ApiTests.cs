@@ -115,6 +115,22 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InFallbackModeAGrantIsRefusedWithTheReasonAndStepsStillWork()
+    {
+        using ApiConnection c = await Connect();
+
+        JsonElement grant = await c.CallAsync("""{"v":1,"op":"step_grant"}""");
+        JsonElement revoke = await c.CallAsync("""{"v":1,"op":"step_revoke"}""");
+
+        AssertOk(grant);
+        Assert.False(grant.GetProperty("granted").GetBoolean());
+        Assert.Contains("fallback", grant.GetProperty("reason").GetString());
+        AssertOk(revoke);
+        Assert.False(revoke.GetProperty("was_granted").GetBoolean());
+        Assert.Equal(0, (await c.CallAsync("""{"v":1,"op":"status"}""")).GetProperty("marks").GetProperty("burst").GetInt32());
+    }
+
+    [Fact]
     public async Task BadInputGetsItsDocumentedCodeAndTheConnectionKeepsServing()
     {
         using ApiConnection c = await Connect();

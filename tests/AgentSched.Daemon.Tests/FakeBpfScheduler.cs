@@ -34,6 +34,11 @@ internal sealed class FakeBpfScheduler(params Exception[] attachFailures) : IBpf
 
     public bool IsAttached { get; private set; }
 
+    /// <summary>What <see cref="IBpfScheduler.SelfStepsUnavailable"/> answers while attached; null: self-steps work.</summary>
+    public string? SelfStepsMissing { get; set; }
+
+    public string? SelfStepsUnavailable => IsAttached ? SelfStepsMissing : "agent_class is not attached";
+
     public string PinDirectory(SchedulerOptions options) => Path.Combine(options.PinPath, "fake");
 
     public AdoptResult TryAdopt(SchedulerOptions options)

@@ -21,6 +21,8 @@ public sealed class AbiTests : IDisposable
     [InlineData("agent_stat_idx", "AGENT_STAT_", typeof(AgentStat), "AGENT_NR_STATS")]
     [InlineData("agent_step_time", "AGENT_STEP_", typeof(AgentStepTime), "AGENT_STEP_NR_TIMES")]
     [InlineData("agent_step_flags", "AGENT_STEP_F_", typeof(AgentStepFlags), null)]
+    [InlineData("agent_hint_flags", "AGENT_HINT_F_", typeof(AgentHintFlags), null)]
+    [InlineData("agent_self_step", "AGENT_", typeof(AgentSelfStep), null)]
     public void EnumMatchesBtf(string btfEnum, string prefix, Type csharpEnum, string? countName)
     {
         IReadOnlyDictionary<string, long> btf = _obj.Btf.Enum(btfEnum);

@@ -53,7 +53,8 @@ internal sealed partial class RequestHandler(
         LogServed(ApiOpNames.Name(request.Op), peer.Pid, peer.Uid);
         // Standing marks always wait for the disk. Steps wait only in fallback mode, where the daemon
         // must undo them after a crash; in sched_ext mode a step lives in the pinned hint map and ends by itself.
-        return request.Op is ApiOp.Mark or ApiOp.Unmark || (request.Op is ApiOp.StepBegin or ApiOp.StepEnd && registry.Mode == "fallback");
+        // A grant is a standing right, persisted like a mark.
+        return request.Op is ApiOp.Mark or ApiOp.Unmark or ApiOp.StepGrant or ApiOp.StepRevoke || (request.Op is ApiOp.StepBegin or ApiOp.StepEnd && registry.Mode == "fallback");
     }
 
     private RegistryResult Execute(PeerCredentials peer, ApiRequest request) => request.Op switch
@@ -66,6 +67,8 @@ internal sealed partial class RequestHandler(
         ApiOp.Status => new RegistryResult(null, WriteStatus),
         ApiOp.Stats => new RegistryResult(null, WriteStats),
         ApiOp.Steps => steps.Run(peer, request),
+        ApiOp.StepGrant => registry.StepGrant(peer, request),
+        ApiOp.StepRevoke => registry.StepRevoke(peer, request),
         _ => RegistryResult.Fail(ErrorCode.UnknownOp, "unknown op"),
     };
 

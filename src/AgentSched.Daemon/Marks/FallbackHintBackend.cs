@@ -27,6 +27,8 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
 
     public string Mode => "fallback";
 
+    public string? SelfStepsUnavailable => "agentschedd runs in fallback mode (no sched_ext): steps go through step_begin and step_end";
+
     public void Apply(MarkEntry entry, EffectiveHint hint) => ApplyEach(entry, original => Target(original, hint.Class), logger);
 
     public void Remove(MarkEntry entry) => Restore(entry, logger);

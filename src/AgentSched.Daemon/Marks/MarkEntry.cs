@@ -5,7 +5,12 @@ namespace AgentSched.Daemon.Marks;
 
 /// <summary>The class a mark entry asks for right now, after its windows are taken into account.</summary>
 /// <param name="EndNs">CLOCK_MONOTONIC end of the window that grants it; null = no window.</param>
-internal readonly record struct EffectiveHint(TaskClass Class, ulong? EndNs, int? HomeCpu, int? BudgetUs);
+/// <param name="SelfWindowMs">With a self-step grant: the longest window the task may open itself; null = no grant.</param>
+internal readonly record struct EffectiveHint(TaskClass Class, ulong? EndNs, int? HomeCpu, int? BudgetUs, int? SelfWindowMs = null);
+
+/// <summary>A grant of self-steps (step_grant): the task opens its own BURST windows of up to <paramref name="WindowMs"/>.</summary>
+/// <param name="BudgetUs">BURST CPU per step before demotion; null: the mark's, or the scheduler's default.</param>
+internal readonly record struct StepGrant(int WindowMs, int? BudgetUs);
 
 /// <summary>A thread's scheduling before the daemon first changed it, and the start time that tells it from a later thread with the same tid.</summary>
 internal readonly record struct SavedThread(ulong StartTime, SchedAttr Attr);
@@ -14,21 +19,30 @@ internal readonly record struct SavedThread(ulong StartTime, SchedAttr Attr);
 /// <param name="Class">The standing mark's class; null when only a step is open.</param>
 /// <param name="EndNs">The standing mark's window end; null = until unmarked.</param>
 /// <param name="StepEndNs">The end of the window step_begin opened; null when no step is open.</param>
+/// <param name="Grant">The task may open its own steps (step_grant); null when it may not.</param>
 internal readonly record struct MarkState(
-    TaskClass? Class, ulong? EndNs, int? HomeCpu, int? BudgetUs, ulong? StepEndNs, int? StepBudgetUs)
+    TaskClass? Class, ulong? EndNs, int? HomeCpu, int? BudgetUs, ulong? StepEndNs, int? StepBudgetUs, StepGrant? Grant = null)
 {
+    /// <summary>
+    /// What the task gets now. A grant alone keeps the entry (NORMAL between the task's own steps);
+    /// its budget applies to every BURST run of the hint, as the scheduler has one budget per hint.
+    /// </summary>
     public EffectiveHint? EffectiveAt(ulong nowNs)
     {
+        int? self = Grant?.WindowMs, budget = Grant?.BudgetUs ?? BudgetUs;
         if (StepEndNs is { } stepEnd && stepEnd > nowNs)
         {
-            return new EffectiveHint(TaskClass.Burst, stepEnd, HomeCpu, StepBudgetUs ?? BudgetUs);
+            return new EffectiveHint(TaskClass.Burst, stepEnd, HomeCpu, StepBudgetUs ?? budget, self);
         }
         if (Class is { } c && (EndNs is null || EndNs > nowNs))
         {
-            return new EffectiveHint(c, EndNs, HomeCpu, BudgetUs);
+            return new EffectiveHint(c, EndNs, HomeCpu, budget, self);
         }
-        return null;
+        return Grant is not null ? new EffectiveHint(TaskClass.Normal, null, HomeCpu, budget, self) : null;
     }
+
+    /// <summary>Counts against the per-uid BURST limit: BURST now, or able to make itself BURST at any time.</summary>
+    public bool CountsAsBurst(ulong nowNs) => Grant is not null || EffectiveAt(nowNs)?.Class == TaskClass.Burst;
 
     /// <summary>The earliest window end still ahead, for the expiry timer.</summary>
     public ulong? NextDeadline(ulong nowNs)

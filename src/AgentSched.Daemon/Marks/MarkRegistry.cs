@@ -108,6 +108,62 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         }
     }
 
+    /// <summary>
+    /// Grants the calling process (or one of its threads, <c>tid</c>) the right to open and close its
+    /// own BURST steps with <see cref="AgentSched.Interop.Abi.AgentSelfStep.PrctlStep"/>, each at
+    /// most <c>window_ms</c> long (default: the longest step window, ApiProtocol.MaxWindowMs). The
+    /// same rules as <see cref="StepBegin"/> apply, and the grant counts as a BURST task against
+    /// Api:MaxBurstTasksPerUid for as long as it stands. Where the scheduler cannot take self-steps
+    /// (fallback mode, a kernel without the prctl hook) nothing is granted and the answer says why,
+    /// so the caller keeps using step_begin.
+    /// </summary>
+    public RegistryResult StepGrant(PeerCredentials peer, ApiRequest r)
+    {
+        (int target, bool isThread, RegistryResult? bad) = StepTarget(peer, r);
+        if (bad is { } b) return b;
+        string? unavailable;
+        lock (_gate) unavailable = _backend.SelfStepsUnavailable;
+        if (unavailable is not null)
+        {
+            return new RegistryResult(null, w =>
+            {
+                w.WriteNumber("pid", target);
+                w.WriteBoolean("granted", false);
+                w.WriteString("reason", unavailable);
+            });
+        }
+        var grant = new StepGrant(r.WindowMs ?? ApiProtocol.MaxWindowMs, r.BudgetUs);
+        int defaultWindow = api.Current.DefaultStepWindowMs;
+        return Change(peer, target, isThread, e => (e?.State ?? default) with { Grant = grant }, e => w =>
+        {
+            w.WriteNumber("pid", target);
+            w.WriteBoolean("granted", true);
+            w.WriteNumber("prctl", (int)AgentSched.Interop.Abi.AgentSelfStep.PrctlStep);
+            w.WriteNumber("window_max_ms", grant.WindowMs);
+            w.WriteNumber("default_window_ms", Math.Min(defaultWindow, grant.WindowMs));
+        });
+    }
+
+    /// <summary>Withdraws a grant at once: from the next scheduling decision the task's own steps count for nothing.</summary>
+    public RegistryResult StepRevoke(PeerCredentials peer, ApiRequest r)
+    {
+        (int target, _, RegistryResult? bad) = StepTarget(peer, r);
+        if (bad is { } b) return b;
+        ulong now = MonotonicClock.NowNs();
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(target, out MarkEntry? e) || e.State.Grant is null)
+            {
+                return new RegistryResult(null, w => { w.WriteNumber("pid", target); w.WriteBoolean("was_granted", false); });
+            }
+            MarkState old = e.State;
+            e.State = old with { Grant = null };
+            if (Reapply(e, now, old) is { } failure) return failure;
+            Bump();
+            return new RegistryResult(null, w => { w.WriteNumber("pid", target); w.WriteBoolean("was_granted", true); });
+        }
+    }
+
     /// <summary>Tasks per effective class (all classes present, zero when none).</summary>
     public Dictionary<TaskClass, int> CountByClass()
     {
@@ -182,7 +238,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             uint oldRequester = entry.RequesterUid;
             entry.State = next(created ? null : entry);
             entry.RequesterUid = peer.Uid;
-            if (entry.EffectiveAt(now)?.Class == TaskClass.Burst && old.EffectiveAt(now)?.Class != TaskClass.Burst
+            if (entry.State.CountsAsBurst(now) && !old.CountsAsBurst(now)
                 && BurstCount(peer.Uid, now, except: entry) >= api.Current.MaxBurstTasksPerUid)
             {
                 entry.State = old;
@@ -260,7 +316,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
 
     /// <summary>BURST entries <paramref name="uid"/> holds, other than <paramref name="except"/> (the one being changed).</summary>
     private int BurstCount(uint uid, ulong now, MarkEntry except) =>
-        _entries.Values.Count(e => e != except && e.RequesterUid == uid && e.EffectiveAt(now)?.Class == TaskClass.Burst);
+        _entries.Values.Count(e => e != except && e.RequesterUid == uid && e.State.CountsAsBurst(now));
 
     private static (int Target, bool IsThread, RegistryResult? Error) StepTarget(PeerCredentials peer, ApiRequest r)
     {

@@ -9,11 +9,14 @@ namespace AgentSched.Daemon.Marks;
 /// <summary>
 /// Classes as agent_class hints: the hint record goes into the scheduler's task-storage map through
 /// the entry's pidfd. In partial mode BURST and BATCH tasks are also moved to SCHED_EXT (policy 7),
-/// since only those run on agent_class there; removing the mark restores their policy.
+/// since only those run on agent_class there (and so are tasks with a self-step grant); removing the
+/// mark restores their policy.
 /// </summary>
 internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial, ILogger? logger = null) : IHintBackend
 {
     public string Mode => "sched_ext";
+
+    public string? SelfStepsUnavailable => scheduler.SelfStepsUnavailable;
 
     public void Apply(MarkEntry entry, EffectiveHint hint)
     {
@@ -22,7 +25,8 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial,
         {
             return;
         }
-        if (hint.Class == TaskClass.Normal)
+        // A grant keeps the task on sched_ext while it is NORMAL, or its own steps would change nothing.
+        if (hint.Class == TaskClass.Normal && hint.SelfWindowMs is null)
         {
             FallbackHintBackend.Restore(entry, logger);
             return;
@@ -47,6 +51,7 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial,
         HomeCpu = hint.HomeCpu ?? -1,
         WindowEndNs = hint.EndNs ?? 0,
         StepBudgetUs = (uint)(hint.BudgetUs ?? 0),
-        Flags = 0,
+        Flags = hint.SelfWindowMs is null ? 0 : (uint)AgentHintFlags.SelfStep,
+        SelfWindowMs = (uint)(hint.SelfWindowMs ?? 0),
     };
 }

@@ -18,6 +18,9 @@ public interface IBpfScheduler : IDisposable
 {
     bool IsAttached { get; }
 
+    /// <summary>Why granted tasks cannot open their own steps now (not attached, or no self-step program); null when they can.</summary>
+    string? SelfStepsUnavailable { get; }
+
     /// <summary>The pin directory of this build and these tunables (under Scheduler:PinPath).</summary>
     string PinDirectory(SchedulerOptions options);
 

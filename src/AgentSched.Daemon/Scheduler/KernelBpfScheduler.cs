@@ -25,6 +25,19 @@ public sealed class KernelBpfScheduler : IBpfScheduler
         get { lock (_gate) return _scheduler is { IsAttached: true }; }
     }
 
+    public string? SelfStepsUnavailable
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _scheduler is not { IsAttached: true } s ? "agent_class is not attached"
+                    : s.SelfStepsAvailable ? null
+                    : s.SelfStepsUnavailable ?? "the self-step program is not attached";
+            }
+        }
+    }
+
     public string PinDirectory(SchedulerOptions options) => Path.Combine(options.PinPath, Identity(options));
 
     public AdoptResult TryAdopt(SchedulerOptions options)

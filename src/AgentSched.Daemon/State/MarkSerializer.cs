@@ -26,6 +26,11 @@ internal static class MarkSerializer
         if (s.BudgetUs is { } budget) w.WriteNumber("budget_us", budget);
         if (s.StepEndNs is { } stepEnd) w.WriteNumber("step_end_ns", stepEnd);
         if (s.StepBudgetUs is { } stepBudget) w.WriteNumber("step_budget_us", stepBudget);
+        if (s.Grant is { } grant)
+        {
+            w.WriteNumber("grant_window_ms", grant.WindowMs);
+            if (grant.BudgetUs is { } grantBudget) w.WriteNumber("grant_budget_us", grantBudget);
+        }
         w.WriteStartArray("saved");
         foreach ((int tid, SavedThread saved) in m.Saved.OrderBy(p => p.Key))
         {
@@ -66,7 +71,8 @@ internal static class MarkSerializer
         {
             c = TaskClassNames.TryParse(cls.GetString(), out TaskClass parsed) ? parsed : throw new InvalidDataException($"unknown class '{cls}'");
         }
-        var state = new MarkState(c, OptU64(m, "end_ns"), OptI32(m, "home_cpu"), OptI32(m, "budget_us"), OptU64(m, "step_end_ns"), OptI32(m, "step_budget_us"));
+        var state = new MarkState(c, OptU64(m, "end_ns"), OptI32(m, "home_cpu"), OptI32(m, "budget_us"), OptU64(m, "step_end_ns"), OptI32(m, "step_budget_us"),
+            OptI32(m, "grant_window_ms") is { } grantWindow ? new StepGrant(grantWindow, OptI32(m, "grant_budget_us")) : null);
         int pid = m.GetProperty("pid").GetInt32();
         ulong startTime = m.GetProperty("start_time").GetUInt64();
         var saved = new Dictionary<int, SavedThread>();

@@ -7,7 +7,7 @@ namespace AgentSched.Interop.Abi;
 /// <summary><c>enum agent_abi</c>.</summary>
 public static class AgentAbi
 {
-    public const int Version = 5;
+    public const int Version = 6;
 
     /// <summary><c>AGENT_NR_CLASSES</c>: the number of <see cref="AgentClass"/> values.</summary>
     public const int NrClasses = 3;
@@ -44,6 +44,8 @@ public enum AgentStat
     WindowExpired,
     Inherited,
     BatchYield,
+    SelfStep,
+    SelfStepDenied,
 
     /// <summary>A gauge: tasks runnable as NORMAL now (meaningful only summed over CPUs).</summary>
     RunnableNormal,
@@ -83,6 +85,14 @@ public static class AgentExitSizes
     public const int MsgLen = 1024;
 }
 
+/// <summary><c>enum agent_hint_flags</c>: <see cref="AgentHint.Flags"/>.</summary>
+[Flags]
+public enum AgentHintFlags : uint
+{
+    /// <summary>A grant: the task (on a leader's hint, its whole process) may open its own steps with <see cref="AgentSelfStep.PrctlStep"/>.</summary>
+    SelfStep = 1 << 0,
+}
+
 /// <summary><c>struct agent_hint</c>: a value of the <c>hints</c> task-storage map.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct AgentHint
@@ -92,6 +102,23 @@ public struct AgentHint
     public ulong WindowEndNs;
     public uint StepBudgetUs;
     public uint Flags;
+    public uint SelfWindowMs;
+    public uint Pad;
+}
+
+/// <summary>
+/// <c>enum agent_self_step</c>: <c>prctl(PrctlStep, op, window_ms, 0, 0)</c> opens or closes a
+/// granted task's own step window; it returns <see cref="StepDone"/>, or fails with EPERM (no grant)
+/// or EINVAL (agent_class is not attached).
+/// </summary>
+public enum AgentSelfStep
+{
+    PrctlStep = 0x41475354,
+    StepClose = 0,
+    StepOpen = 1,
+    StepOpenProcess = 2,
+    StepCloseProcess = 3,
+    StepDone = 1,
 }
 
 /// <summary><c>struct agent_exit_info</c>: why the scheduler last left the kernel.</summary>

@@ -141,6 +141,47 @@ public sealed unsafe class BpfObject : IDisposable
         _loaded = true;
     }
 
+    /// <summary>
+    /// Before <see cref="Load"/>: leaves a program out of the load (it is neither verified nor
+    /// attachable), e.g. one whose attach target the running kernel lacks.
+    /// </summary>
+    /// <exception cref="ArgumentException">The object has no program of that name.</exception>
+    public void SkipProgram(string programName)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        if (_loaded)
+        {
+            throw new InvalidOperationException($"{Name}: skip '{programName}' before Load()");
+        }
+        nint program = Libbpf.ObjectFindProgramByName(_handle, programName);
+        if (program == 0)
+        {
+            throw new ArgumentException($"{Name} has no program named '{programName}'", nameof(programName));
+        }
+        Libbpf.ThrowIfFailed(Libbpf.ProgramSetAutoload(program, false), $"bpf_program__set_autoload({programName})");
+    }
+
+    /// <summary>
+    /// Whether the running kernel's BTF has a function named <paramref name="name"/> (one a
+    /// tracing program can attach to); false too when the kernel has no BTF.
+    /// </summary>
+    public static bool KernelHasFunction(string name)
+    {
+        nint btf = Libbpf.BtfLoadVmlinux();
+        if (btf == 0)
+        {
+            return false;
+        }
+        try
+        {
+            return Libbpf.BtfFindByNameKind(btf, name, Libbpf.BtfKindFunc) > 0;
+        }
+        finally
+        {
+            Libbpf.BtfFree(btf);
+        }
+    }
+
     /// <summary>A map of this object by name (as written in the BPF source).</summary>
     public BpfMap Map(string name)
     {

@@ -29,6 +29,10 @@ internal static unsafe partial class Libbpf
     [LibraryImport(LibName, EntryPoint = "bpf_program__attach", SetLastError = true)]
     internal static partial nint ProgramAttach(nint program);
 
+    /// <summary>Before load: whether bpf_object__load loads (and verifies) this program at all.</summary>
+    [LibraryImport(LibName, EntryPoint = "bpf_program__set_autoload")]
+    internal static partial int ProgramSetAutoload(nint program, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
     [LibraryImport(LibName, EntryPoint = "bpf_object__btf")]
     internal static partial nint ObjectBtf(SafeBpfObjectHandle obj);
 

@@ -33,4 +33,8 @@ internal static unsafe partial class Libc
     /// <summary>sched_getattr(pid, attr, size, flags); -1 with errno on failure.</summary>
     internal static int SchedGetattr(int pid, SchedAttr* attr, uint size, uint flags) =>
         (int)Syscall(s_sysSchedGetattr, pid, (nint)attr, (nint)size, (nint)flags);
+
+    /// <summary>prctl(2): its result, or -1 with errno.</summary>
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    internal static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
 }

@@ -6,7 +6,7 @@ namespace AgentSched.Interop.Scheduler;
 public sealed unsafe partial class AgentClassScheduler
 {
     /// <summary>The file names <see cref="Pin"/> creates in its directory.</summary>
-    public const string LinkPin = "link", HintsPin = "hints", StatsPin = "stats", LatencyPin = "latency",
+    public const string LinkPin = "link", SelfStepLinkPin = "self_step_link", HintsPin = "hints", StatsPin = "stats", LatencyPin = "latency",
         StepStatsPin = "step_stats", StepRingsPin = "step_rings", ExitInfoPin = "exit_info";
 
     /// <summary>The map pins <see cref="Pin"/> creates, in the order it creates them (the link's comes last).</summary>
@@ -19,7 +19,7 @@ public sealed unsafe partial class AgentClassScheduler
 
     /// <summary>
     /// Pins the attached scheduler under <paramref name="dir"/> (on bpffs, created if missing):
-    /// <c>link</c>, <c>hints</c>, <c>stats</c>, <c>latency</c>, <c>step_stats</c>, <c>step_rings</c> and <c>exit_info</c>. From then on the
+    /// <c>link</c> (and <c>self_step_link</c> when self-steps are attached), <c>hints</c>, <c>stats</c>, <c>latency</c>, <c>step_stats</c>, <c>step_rings</c> and <c>exit_info</c>. From then on the
     /// kernel keeps the scheduler attached after <see cref="Dispose"/> and after this process exits;
     /// <see cref="Adopt"/> takes it over. A map already pinned there as the same kernel map (a reused
     /// <c>hints</c>) is left as it is. On failure the pins made so far are removed again.
@@ -39,6 +39,7 @@ public sealed unsafe partial class AgentClassScheduler
         }
         Directory.CreateDirectory(dir);
         var made = new List<(BpfMap Map, string Path)>();
+        BpfLink? selfStepsPinned = null;
         try
         {
             foreach ((string name, BpfMap map) in PinnableMaps)
@@ -50,6 +51,11 @@ public sealed unsafe partial class AgentClassScheduler
                     made.Add((map, path));
                 }
             }
+            if (_selfStepLink is { IsDetached: false, PinPath: null } selfSteps)
+            {
+                selfSteps.Pin(Path.Combine(dir, SelfStepLinkPin));
+                selfStepsPinned = selfSteps;
+            }
             if (link.PinPath is null)
             {
                 link.Pin(linkPath);
@@ -57,6 +63,7 @@ public sealed unsafe partial class AgentClassScheduler
         }
         catch
         {
+            selfStepsPinned?.Unpin();
             foreach ((BpfMap map, string path) in made)
             {
                 TryUnpin(map, path);
@@ -77,6 +84,10 @@ public sealed unsafe partial class AgentClassScheduler
         if (_link is { IsDetached: false, PinPath: { } pinned } link && pinned == linkPath)
         {
             link.Unpin();
+        }
+        if (_selfStepLink is { IsDetached: false, PinPath: { } selfPinned } selfSteps && selfPinned == Path.Combine(dir, SelfStepLinkPin))
+        {
+            selfSteps.Unpin();
         }
         foreach ((string name, BpfMap map) in PinnableMaps)
         {
@@ -119,7 +130,19 @@ public sealed unsafe partial class AgentClassScheduler
             catch (BpfException e) when (e.Errno == ENOENT)
             {
             }
-            return new AgentClassScheduler(null, hints, stats, latency, stepStats, stepRings, exitInfo, link);
+            BpfLink? selfSteps = null;
+            try
+            {
+                selfSteps = BpfLink.OpenPinned(Path.Combine(dir, SelfStepLinkPin));
+            }
+            catch (BpfException e) when (e.Errno == ENOENT)
+            {
+            }
+            return new AgentClassScheduler(null, hints, stats, latency, stepStats, stepRings, exitInfo, link)
+            {
+                _selfStepLink = selfSteps,
+                SelfStepsUnavailable = selfSteps is null ? $"no self-step link was pinned at {Path.Combine(dir, SelfStepLinkPin)}" : null,
+            };
         }
         catch
         {

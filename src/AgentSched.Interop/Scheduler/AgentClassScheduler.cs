@@ -19,9 +19,13 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     /// <summary>The struct_ops map that is the scheduler.</summary>
     public const string StructOpsMap = "agent_class_ops";
 
+    /// <summary>The program that answers self-step prctls (bpf/intf.h, AGENT_PRCTL_STEP), and the kernel function it attaches to.</summary>
+    public const string SelfStepProgram = "agent_self_step", SelfStepHook = "security_task_prctl";
+
     private readonly BpfObject? _obj;   // null when adopted from pins
     private readonly BpfMap _hints, _stats, _latency, _stepStats, _stepRings, _exitInfo;
-    private BpfLink? _link;
+    private BpfLink? _link, _selfStepLink;
+    private bool _selfStepLoaded;
 
     private AgentClassScheduler(BpfObject? obj, BpfMap hints, BpfMap stats, BpfMap latency, BpfMap stepStats, BpfMap stepRings, BpfMap exitInfo, BpfLink? link)
     {
@@ -40,6 +44,16 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     /// kernel may still have ejected the scheduler since: see <see cref="ReadExitInfo"/>.
     /// </summary>
     public bool IsAttached => _link is { IsDetached: false };
+
+    /// <summary>
+    /// Granted tasks can open their own steps (AGENT_PRCTL_STEP): the self-step program is attached
+    /// beside the scheduler. False when the kernel has no <see cref="SelfStepHook"/> to attach it to,
+    /// or attaching failed (<see cref="SelfStepsUnavailable"/> says why).
+    /// </summary>
+    public bool SelfStepsAvailable => IsAttached && _selfStepLink is { IsDetached: false };
+
+    /// <summary>Why <see cref="SelfStepsAvailable"/> is false after <see cref="Attach"/>; null when it is true or nothing was tried.</summary>
+    public string? SelfStepsUnavailable { get; private set; }
 
     /// <summary>The task-storage map of hints, e.g. to pass to <see cref="Load(AgentClassTunables, string?, BpfMap?)"/> of a replacement.</summary>
     public BpfMap Hints => _hints;
@@ -77,9 +91,15 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
             {
                 obj.ReuseMap(HintsPin, reuseHints);
             }
+            // Without the hook (a kernel without CONFIG_SECURITY) the program would fail the whole load.
+            bool selfSteps = BpfObject.KernelHasFunction(SelfStepHook);
+            if (!selfSteps)
+            {
+                obj.SkipProgram(SelfStepProgram);
+            }
             obj.Load();
             var scheduler = new AgentClassScheduler(obj, obj.Map(HintsPin), obj.Map(StatsPin), obj.Map(LatencyPin),
-                obj.Map(StepStatsPin), obj.Map(StepRingsPin), obj.Map(ExitInfoPin), link: null);
+                obj.Map(StepStatsPin), obj.Map(StepRingsPin), obj.Map(ExitInfoPin), link: null) { _selfStepLoaded = selfSteps };
             WriteTopology(obj.Map("cpu_llc"));
             return scheduler;
         }
@@ -103,6 +123,26 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
             throw new InvalidOperationException("this agent_class was adopted from pins and has no BPF object to attach; Load() a new one");
         }
         _link = _obj.AttachStructOps(StructOpsMap);
+        AttachSelfSteps(_obj);
+    }
+
+    /// <summary>Attaches the self-step program; a failure leaves the scheduler attached without self-steps.</summary>
+    private void AttachSelfSteps(BpfObject obj)
+    {
+        if (!_selfStepLoaded)
+        {
+            SelfStepsUnavailable = $"the kernel has no {SelfStepHook} to attach self-steps to";
+            return;
+        }
+        try
+        {
+            _selfStepLink = obj.AttachProgram(SelfStepProgram);
+            SelfStepsUnavailable = null;
+        }
+        catch (BpfException e)
+        {
+            SelfStepsUnavailable = $"attaching {SelfStepProgram} to {SelfStepHook} failed: {e.Message}";
+        }
     }
 
     /// <summary>Sets the hint of a task (a whole process when <paramref name="pid"/> is a thread-group leader).</summary>
@@ -194,6 +234,9 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     /// </summary>
     public void Detach()
     {
+        // Self-steps first: from then on the prctl fails (EINVAL) rather than being ignored.
+        _selfStepLink?.Detach();
+        _selfStepLink = null;
         _link?.Detach();
         _link = null;
     }
@@ -204,6 +247,8 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     /// </summary>
     public void Dispose()
     {
+        _selfStepLink?.Dispose();
+        _selfStepLink = null;
         _link?.Dispose();
         _link = null;
         _hints.Dispose();

@@ -1174,7 +1174,7 @@ int BPF_PROG(agent_self_step, int option, unsigned long op, unsigned long window
 	     unsigned long arg4, unsigned long arg5, int ret)
 {
 	struct task_struct *p, *leader;
-	struct agent_hint *hint, *lhint;
+	struct agent_hint *hint;
 	struct task_ctx *tctx;
 	__u64 now, cap_ms;
 
@@ -1183,15 +1183,15 @@ int BPF_PROG(agent_self_step, int option, unsigned long op, unsigned long window
 	p = bpf_get_current_task_btf();
 	leader = p->group_leader;
 	hint = bpf_task_storage_get(&hints, p, NULL, 0);
-	lhint = leader == p ? hint : bpf_task_storage_get(&hints, leader, NULL, 0);
-	if (!hint)
-		hint = lhint;
 	if (op == AGENT_STEP_OPEN_PROCESS || op == AGENT_STEP_CLOSE_PROCESS) {
 		/* The process's grant is its leader's hint, and the state lives with the leader. */
-		hint = lhint;
+		if (leader != p)
+			hint = bpf_task_storage_get(&hints, leader, NULL, 0);
 		p = leader;
 	} else if (op != AGENT_STEP_OPEN && op != AGENT_STEP_CLOSE) {
 		return -EINVAL;
+	} else if (!hint && leader != p) {
+		hint = bpf_task_storage_get(&hints, leader, NULL, 0);	/* the process's grant covers its threads */
 	}
 	if (!hint || !(hint->flags & AGENT_HINT_F_SELF_STEP) || !(tctx = lookup_ctx(p))) {
 		stat_inc(AGENT_STAT_SELF_STEP_DENIED);

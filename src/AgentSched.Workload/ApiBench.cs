@@ -1,18 +1,24 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
+using AgentSched.Interop.Abi;
+using AgentSched.Interop.Scheduler;
 
 namespace AgentSched.Workload;
 
 /// <summary>
-/// <c>agentsched-workload api-bench --socket PATH [--op mark|step|ping|status] [--clients N] [--seconds S]</c>:
+/// <c>agentsched-workload api-bench --socket PATH [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]</c>:
 /// N clients, each on its own persistent connection and thread, send one request at a time and time
 /// each round trip. <c>mark</c> alternates burst and batch marks on a <c>sleep</c> child it starts
 /// (each one persisted by the daemon before it answers); <c>step</c> alternates step_begin and step_end
-/// for the bench process itself. Prints one JSON object: request rate, latency percentiles, errors.
+/// for the bench process itself. <c>self-step</c> has each client thread take a grant (step_grant
+/// with its tid) and then times an open and a close of its own step (two prctls, no daemon);
+/// <c>getpid</c> times one getpid(2), the floor of any system call, in the same way.
+/// Prints one JSON object: request (or step) rate, latency percentiles, errors.
 /// </summary>
-internal static class ApiBench
+internal static partial class ApiBench
 {
     public static int Run(string socketPath, string op, int clients, double seconds)
     {
@@ -23,12 +29,19 @@ internal static class ApiBench
             "step" => ["""{"v":1,"op":"step_begin","window_ms":1000}""", """{"v":1,"op":"step_end"}"""],
             "ping" => ["""{"v":1,"op":"ping"}"""],
             "status" => ["""{"v":1,"op":"status"}"""],
-            _ => throw new ArgumentException($"unknown op {op}: mark, step, ping or status"),
+            "self-step" or "getpid" => [],
+            _ => throw new ArgumentException($"unknown op {op}: mark, step, ping, status, self-step or getpid"),
         };
         var latencies = new List<long>[clients];
         var errors = new int[clients];
         var deadline = Stopwatch.StartNew();
-        var threads = Enumerable.Range(0, clients).Select(c => new Thread(() => latencies[c] = Client(socketPath, lines, seconds, ref errors[c]))).ToList();
+        Func<int, List<long>> client = op switch
+        {
+            "self-step" => c => SelfSteps(socketPath, seconds, ref errors[c]),
+            "getpid" => _ => Timed(seconds, () => GetPid()),
+            _ => c => Client(socketPath, lines, seconds, ref errors[c]),
+        };
+        var threads = Enumerable.Range(0, clients).Select(c => new Thread(() => latencies[c] = client(c))).ToList();
         threads.ForEach(t => t.Start());
         threads.ForEach(t => t.Join());
         double elapsed = deadline.Elapsed.TotalSeconds;
@@ -42,6 +55,52 @@ internal static class ApiBench
             + $"\"p50_us\":{Us(0.50):F1},\"p99_us\":{Us(0.99):F1},\"p999_us\":{Us(0.999):F1},\"max_us\":{Us(1.0):F1},\"errors\":{errors.Sum()}}}"));
         return errors.Sum() == 0 ? 0 : 1;
     }
+
+    /// <summary>Times <paramref name="body"/> back to back for <paramref name="seconds"/>.</summary>
+    private static List<long> Timed(double seconds, Action body)
+    {
+        var samples = new List<long>(1 << 20);
+        long end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < end)
+        {
+            long start = Stopwatch.GetTimestamp();
+            body();
+            samples.Add(Stopwatch.GetTimestamp() - start);
+        }
+        return samples;
+    }
+
+    /// <summary>A grant for this thread, then open+close pairs of its own step; an error when there is no grant or a call fails.</summary>
+    private static List<long> SelfSteps(string socketPath, double seconds, ref int errors)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        socket.Send(Encoding.UTF8.GetBytes($$"""{"v":1,"op":"step_grant","tid":{{StepLoop.GetTid()}}}""" + "\n"));
+        byte[] buffer = new byte[4096];
+        int filled = 0;
+        while (filled == 0 || buffer[filled - 1] != (byte)'\n')
+        {
+            int n = socket.Receive(buffer, filled, buffer.Length - filled, SocketFlags.None);
+            if (n == 0) throw new IOException("the daemon closed the connection");
+            filled += n;
+        }
+        if (buffer.AsSpan(0, filled).IndexOf("\"granted\":true"u8) < 0)
+        {
+            errors++;
+            Console.Error.WriteLine($"api-bench: no grant: {Encoding.UTF8.GetString(buffer, 0, filled).Trim()}");
+            return [];
+        }
+        int failed = 0;
+        List<long> samples = Timed(seconds, () =>
+        {
+            if ((SelfStep.Call(AgentSelfStep.StepOpen, 1000) | SelfStep.Call(AgentSelfStep.StepClose)) != 0) failed++;
+        });
+        errors += failed;
+        return samples;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getpid")]
+    private static partial int GetPid();
 
     private static string Line(string op, int pid, string cls) => $$"""{"v":1,"op":"{{op}}","pid":{{pid}},"class":"{{cls}}"}""";
 

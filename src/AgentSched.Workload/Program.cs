@@ -23,13 +23,13 @@ using AgentSched.Workload;
 //   writes every step as "start_ns latency_us tool_start_us kind".
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
-// agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]
+// agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]
 //   Round-trip latency and request rate of the socket API (see ApiBench).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
     + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
-    + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status] [--clients N] [--seconds S]";
+    + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]";
 
 if (args.Length >= 3 && args[0] == "api" && args[1] == "--socket")
 {

@@ -14,6 +14,20 @@
  * A child forked by a BURST or BATCH task starts in its parent's class (and window), so a tool is
  * covered before its first instruction; budgets are per task.
  *
+ * Self-steps. Asking agentschedd to open and close every step costs two round trips per step,
+ * more than many steps' own CPU. So the daemon may grant a task (a thread, or on a leader's hint
+ * a whole process) the right to open its own step windows: a flag and a window cap in the hint.
+ * The task then calls prctl(AGENT_PRCTL_STEP, ...) and agent_self_step, on the kernel's prctl
+ * security hook, records the window in the caller's own task state; from then on the class is
+ * taken as for any BURST window. The design keeps authority where it was: the hook runs as the
+ * caller and can reach only its own state (or its own process's), the grant is read from the
+ * daemon-written hint at every decision, so a revoked grant ends an open window at the next one,
+ * and a self-opened window buys nothing the budgets and the credit do not already bound. The
+ * cost is one system call per transition where task storage with user pointers (6.13+) would
+ * make it a memory write; but that needs a writable map fd in every agent, with which it could
+ * attach pages to other tasks, and a page every thread of the process can rewrite under the
+ * scheduler at any time. The prctl hands out nothing.
+ *
  * Hints decay. A hint may carry a window end (a step window the runtime opened for a tool call);
  * past it the task is NORMAL until userspace renews the hint. BURST is bounded twice even with no
  * window: a task that runs longer than step_budget_ns without blocking is NORMAL until it blocks
@@ -202,6 +216,8 @@ struct task_ctx {
 	/* Self-steps (AGENT_PRCTL_STEP), honoured only while the task's hint grants them. */
 	__u64 self_step_end;		/* end of the window this thread opened for itself; 0: none */
 	__u64 proc_step_end;		/* on a thread-group leader: of the window opened for its process */
+	__u32 self_step_seq;		/* grant_seq of the grant each was opened under */
+	__u32 proc_step_seq;
 };
 
 #include "maps.bpf.h"	/* hints, stats, latency, step_stats, step_rings, exit_info: the maps user space pins and reads */
@@ -379,19 +395,24 @@ static bool cpu_allowed(struct task_struct *p, s32 cpu)
 }
 
 /*
- * The end of the self-step window open for @p (its own, or its process's), when @hint grants
- * self-steps; 0 otherwise. A window the grant no longer covers is ignored, not cleared: the grant
- * is the authority, and a new grant starts from the task's next self-step call.
+ * The end of the self-step window open for @p (its own, or its process's) under the grant @hint
+ * holds; 0 when there is none. A window opened under an earlier grant is void: a revoked and
+ * renewed grant (a new grant_seq) does not bring it back, and a thread with a grant of its own
+ * is not covered by a window its process opened under the process's grant.
  */
 static __u64 self_step_end(struct task_struct *p, struct task_ctx *tctx, struct agent_hint *hint)
 {
 	struct task_struct *leader = p->group_leader;
-	struct task_ctx *lctx = leader == p ? tctx : lookup_ctx(leader);
-	__u64 end = tctx->self_step_end;
+	struct task_ctx *lctx;
+	__u32 seq = hint->grant_seq;
+	__u64 end = 0;
 
 	if (!(hint->flags & AGENT_HINT_F_SELF_STEP))
 		return 0;
-	if (lctx && lctx->proc_step_end > end)
+	if (tctx->self_step_seq == seq)
+		end = tctx->self_step_end;
+	lctx = leader == p ? tctx : lookup_ctx(leader);
+	if (lctx && lctx->proc_step_seq == seq && lctx->proc_step_end > end)
 		end = lctx->proc_step_end;
 	return end;
 }
@@ -1193,7 +1214,18 @@ int BPF_PROG(agent_self_step, int option, unsigned long op, unsigned long window
 	} else if (!hint && leader != p) {
 		hint = bpf_task_storage_get(&hints, leader, NULL, 0);	/* the process's grant covers its threads */
 	}
-	if (!hint || !(hint->flags & AGENT_HINT_F_SELF_STEP) || !(tctx = lookup_ctx(p))) {
+	if (!(tctx = lookup_ctx(p)))
+		return -EPERM;
+	/* Closing one's own window is always allowed: it can only lower the caller's class. */
+	if (op == AGENT_STEP_CLOSE || op == AGENT_STEP_CLOSE_PROCESS) {
+		if (op == AGENT_STEP_CLOSE)
+			tctx->self_step_end = 0;
+		else
+			tctx->proc_step_end = 0;
+		stat_inc(AGENT_STAT_SELF_STEP);
+		return AGENT_STEP_DONE;
+	}
+	if (!hint || !(hint->flags & AGENT_HINT_F_SELF_STEP)) {
 		stat_inc(AGENT_STAT_SELF_STEP_DENIED);
 		return -EPERM;
 	}
@@ -1201,19 +1233,12 @@ int BPF_PROG(agent_self_step, int option, unsigned long op, unsigned long window
 	cap_ms = hint->self_window_ms;
 	if (!window_ms || window_ms > cap_ms)
 		window_ms = cap_ms;
-	switch (op) {
-	case AGENT_STEP_OPEN:
+	if (op == AGENT_STEP_OPEN) {
 		tctx->self_step_end = now + window_ms * NSEC_PER_MSEC;
-		break;
-	case AGENT_STEP_CLOSE:
-		tctx->self_step_end = 0;
-		break;
-	case AGENT_STEP_OPEN_PROCESS:
+		tctx->self_step_seq = hint->grant_seq;
+	} else {
 		tctx->proc_step_end = now + window_ms * NSEC_PER_MSEC;
-		break;
-	default:
-		tctx->proc_step_end = 0;
-		break;
+		tctx->proc_step_seq = hint->grant_seq;
 	}
 	stat_inc(AGENT_STAT_SELF_STEP);
 	return AGENT_STEP_DONE;

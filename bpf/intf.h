@@ -45,7 +45,7 @@ enum agent_stat_idx {
 	AGENT_STAT_INHERITED,		/* forked tasks that started in their parent's class */
 	AGENT_STAT_BATCH_YIELD,		/* BATCH runs cut short (after slice_ns) for waiting BURST/NORMAL work */
 	AGENT_STAT_SELF_STEP,		/* self-steps opened or closed by granted tasks (AGENT_PRCTL_STEP) */
-	AGENT_STAT_SELF_STEP_DENIED,	/* AGENT_PRCTL_STEP calls refused: no grant, or a process step on a thread grant */
+	AGENT_STAT_SELF_STEP_DENIED,	/* AGENT_PRCTL_STEP opens refused: no grant (for a process window: none on the process) */
 	/*
 	 * Gauges, not counters: tasks runnable (queued or running) per class, in class-id order.
 	 * A task adds 1 on the CPU where it is counted in a class and subtracts 1 on the CPU where
@@ -92,7 +92,7 @@ struct agent_hint {
 	__u32 step_budget_us;	/* BURST CPU per step before demotion; 0 = the scheduler's default */
 	__u32 flags;		/* enum agent_hint_flags */
 	__u32 self_window_ms;	/* with AGENT_HINT_F_SELF_STEP: the longest self-opened window, and the default */
-	__u32 pad;
+	__u32 grant_seq;	/* with AGENT_HINT_F_SELF_STEP: this grant's number; a window opened under another is void */
 };
 _Static_assert(sizeof(struct agent_hint) == 32, "struct agent_hint is part of the ABI");
 
@@ -101,9 +101,10 @@ _Static_assert(sizeof(struct agent_hint) == 32, "struct agent_hint is part of th
  *   prctl(AGENT_PRCTL_STEP, op, window_ms, 0, 0)
  * which agent_class answers from a BPF program on the kernel's prctl security hook; the hook
  * runs as the caller, so a task can only ever change its own step state (AGENT_STEP_OPEN_PROCESS:
- * its own process's). The call returns AGENT_STEP_DONE on success, -EPERM without a grant, and
- * -EINVAL (the kernel's own answer to an unknown option) when agent_class is not attached.
- * window_ms 0 or above the grant's self_window_ms means self_window_ms.
+ * its own process's). The call returns AGENT_STEP_DONE on success, -EPERM for an open without a
+ * grant, and -EINVAL (the kernel's own answer to an unknown option) when agent_class is not
+ * attached. A close always succeeds. window_ms 0 or above the grant's self_window_ms means
+ * self_window_ms. A window counts only under the grant it was opened under (grant_seq).
  */
 enum agent_self_step {
 	AGENT_PRCTL_STEP	= 0x41475354,	/* "AGST": a prctl option no kernel defines */

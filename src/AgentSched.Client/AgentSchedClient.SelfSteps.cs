@@ -52,10 +52,6 @@ public sealed partial class AgentSchedClient
             if (!_grants.TryGetValue(key, out SelfStepGrant? grant) || (!grant.Granted && Environment.TickCount64 >= grant.RetryAtTicks))
             {
                 grant = await RequestGrantAsync(request.Tid, synchronous, cancellationToken).ConfigureAwait(false);
-                if (grant is null)
-                {
-                    return null;
-                }
                 _grants[key] = grant;
             }
             if (!grant.Granted)
@@ -79,22 +75,26 @@ public sealed partial class AgentSchedClient
         return null;
     }
 
-    /// <summary>step_grant; null when the daemon is unavailable (and that is ignored) or answered with an error.</summary>
-    private async ValueTask<SelfStepGrant?> RequestGrantAsync(int? tid, bool synchronous, CancellationToken cancellationToken)
+    /// <summary>
+    /// step_grant. Anything but a grant is a refusal for a while (the socket path then does the
+    /// steps, and reports what it meets): an absent daemon, an older one (unknown_op), no BURST room
+    /// for a standing grant (limit_exceeded), any other refusal. With
+    /// <see cref="DaemonUnavailableBehavior.Throw"/> an absent daemon throws, as step_begin would.
+    /// </summary>
+    private async ValueTask<SelfStepGrant> RequestGrantAsync(int? tid, bool synchronous, CancellationToken cancellationToken)
     {
         JsonElement? response;
         try
         {
             response = await CallCoreAsync(new ApiRequest(ApiOp.StepGrant) { Tid = tid }, synchronous, cancellationToken).ConfigureAwait(false);
         }
-        catch (AgentSchedException e) when (e.Code is ErrorCode.UnknownOp or ErrorCode.LimitExceeded)
+        catch (AgentSchedException e) when (e is not AgentSchedUnavailableException)
         {
-            // An older daemon, or no BURST room for a standing grant: step_begin still works step by step.
             return SelfStepGrant.Refused(s_unavailableFor);
         }
         if (response is not { } r)
         {
-            return null;
+            return SelfStepGrant.Refused(s_unavailableFor);
         }
         try
         {
@@ -111,14 +111,19 @@ public sealed partial class AgentSchedClient
         }
     }
 
-    /// <summary>Closes a self-opened step: one prctl, no daemon. A thread's step closes only from that thread.</summary>
-    internal static void EndSelfStep(int prctl, int? tid)
+    /// <summary>
+    /// Closes a self-opened step: one prctl, no daemon. A thread's own window can be closed by the
+    /// scheduler only from that thread; from another (an await resumed elsewhere) it takes a
+    /// step_end for that thread, which renews the thread's grant and so voids the window.
+    /// </summary>
+    internal ValueTask EndSelfStepAsync(int prctl, int? tid, bool synchronous)
     {
         if (tid is { } t && t != NativeThread.CurrentTid())
         {
-            return; // another thread cannot close it (by design of the scheduler); its window ends it
+            return EndStepAsync(tid, synchronous);
         }
         SelfStepCall(prctl, tid is null ? SelfStepOp.CloseProcess : SelfStepOp.Close, 0);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>bpf/intf.h's enum agent_self_step operations (AgentSched.Client.Tests checks them against the BPF object).</summary>

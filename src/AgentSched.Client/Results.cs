@@ -135,8 +135,8 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// The window was opened by this process itself under a grant (no daemon round trip), and is
-    /// closed the same way. A self-opened window of one thread (<c>currentThreadOnly</c>) can only
-    /// be closed from that thread; disposed on another, it ends when its window runs out.
+    /// closed the same way; a thread's own window (<c>currentThreadOnly</c>) disposed on another
+    /// thread is closed through the daemon instead.
     /// </summary>
     public bool IsSelfStep => _selfStepPrctl != 0;
 
@@ -153,7 +153,7 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
         {
             if (IsSelfStep)
             {
-                AgentSchedClient.EndSelfStep(_selfStepPrctl, _tid);
+                _client.EndSelfStepAsync(_selfStepPrctl, _tid, synchronous: true).GetAwaiter().GetResult();
                 return;
             }
             _client.EndStepAsync(_tid, synchronous: true).GetAwaiter().GetResult();
@@ -167,7 +167,7 @@ public sealed class StepScope : IDisposable, IAsyncDisposable
         {
             if (IsSelfStep)
             {
-                AgentSchedClient.EndSelfStep(_selfStepPrctl, _tid);
+                await _client.EndSelfStepAsync(_selfStepPrctl, _tid, synchronous: false).ConfigureAwait(false);
                 return;
             }
             await _client.EndStepAsync(_tid, synchronous: false).ConfigureAwait(false);

@@ -183,7 +183,7 @@ public sealed class TrustTests
         }
         long before = RssKb(daemon.Pid);
         var open = new List<ApiConnection>();
-        for (int i = 0; i < storm; i++) open.Add(await ApiConnection.OpenAsync(daemon.SocketPath));
+        for (int i = 0; i < storm; i++) open.Add(await OpenPatientlyAsync(daemon.SocketPath));
         foreach (ApiConnection c in open) AssertOk(await c.CallAsync("""{"v":1,"op":"ping"}"""));
         long during = RssKb(daemon.Pid);
         foreach (ApiConnection c in open) c.Dispose();
@@ -192,6 +192,25 @@ public sealed class TrustTests
 
         long after = RssKb(daemon.Pid);
         Assert.True(after - before < 8 * 1024, $"RSS {before} kB before {storm} connections, {during} kB with them, {after} kB after they closed");
+    }
+
+    /// <summary>
+    /// Connects, waiting out a full listen backlog: a Unix socket's connect fails with EAGAIN
+    /// while the daemon has not yet accepted the connections queued before it.
+    /// </summary>
+    private static async Task<ApiConnection> OpenPatientlyAsync(string path)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await ApiConnection.OpenAsync(path);
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode is System.Net.Sockets.SocketError.WouldBlock or System.Net.Sockets.SocketError.TryAgain && attempt < 3000)
+            {
+                await Task.Delay(10);
+            }
+        }
     }
 
     /// <summary>

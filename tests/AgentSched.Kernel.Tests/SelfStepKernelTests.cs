@@ -151,6 +151,11 @@ public sealed class SelfStepKernelTests
                 }
                 string[] afterRevoke = RecentClasses(api, tid);
                 JsonElement after = Call(api, """{"v":1,"op":"stats"}""");
+                // Granted again: the window opened under the first grant (600 s, never closed) stays void.
+                Assert.True(Call(api, $$"""{"v":1,"op":"step_grant","tid":{{tid}}}""").GetProperty("granted").GetBoolean());
+                for (int i = 0; i < 40; i++) Step();
+                string[] regranted = RecentClasses(api, tid);
+                Assert.All(regranted[^30..], c => Assert.Equal("normal", c));
                 return (refused, ungranted, revoke, afterRevoke, granted, Stat(after, "self_step_denied") - Stat(before, "self_step_denied"));
             });
 

@@ -6,11 +6,26 @@ namespace AgentSched.Daemon.Marks;
 /// <summary>The class a mark entry asks for right now, after its windows are taken into account.</summary>
 /// <param name="EndNs">CLOCK_MONOTONIC end of the window that grants it; null = no window.</param>
 /// <param name="SelfWindowMs">With a self-step grant: the longest window the task may open itself; null = no grant.</param>
-internal readonly record struct EffectiveHint(TaskClass Class, ulong? EndNs, int? HomeCpu, int? BudgetUs, int? SelfWindowMs = null);
+/// <param name="GrantSeq">With a self-step grant: its number (bpf/intf.h, agent_hint.grant_seq).</param>
+internal readonly record struct EffectiveHint(TaskClass Class, ulong? EndNs, int? HomeCpu, int? BudgetUs, int? SelfWindowMs = null, uint GrantSeq = 0);
 
 /// <summary>A grant of self-steps (step_grant): the task opens its own BURST windows of up to <paramref name="WindowMs"/>.</summary>
 /// <param name="BudgetUs">BURST CPU per step before demotion; null: the mark's, or the scheduler's default.</param>
-internal readonly record struct StepGrant(int WindowMs, int? BudgetUs);
+/// <param name="Seq">The grant's number: a window the task opened under another grant is void in the scheduler.
+/// Random and non-zero, so that a renewed grant (or one after a daemon restart) never takes an old number.</param>
+internal readonly record struct StepGrant(int WindowMs, int? BudgetUs, uint Seq)
+{
+    public static uint NewSeq()
+    {
+        uint seq;
+        do
+        {
+            seq = (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue) + 1;
+        }
+        while (seq == 0);
+        return seq;
+    }
+}
 
 /// <summary>A thread's scheduling before the daemon first changed it, and the start time that tells it from a later thread with the same tid.</summary>
 internal readonly record struct SavedThread(ulong StartTime, SchedAttr Attr);
@@ -30,15 +45,16 @@ internal readonly record struct MarkState(
     public EffectiveHint? EffectiveAt(ulong nowNs)
     {
         int? self = Grant?.WindowMs, budget = Grant?.BudgetUs ?? BudgetUs;
+        uint seq = Grant?.Seq ?? 0;
         if (StepEndNs is { } stepEnd && stepEnd > nowNs)
         {
-            return new EffectiveHint(TaskClass.Burst, stepEnd, HomeCpu, StepBudgetUs ?? budget, self);
+            return new EffectiveHint(TaskClass.Burst, stepEnd, HomeCpu, StepBudgetUs ?? budget, self, seq);
         }
         if (Class is { } c && (EndNs is null || EndNs > nowNs))
         {
-            return new EffectiveHint(c, EndNs, HomeCpu, budget, self);
+            return new EffectiveHint(c, EndNs, HomeCpu, budget, self, seq);
         }
-        return Grant is not null ? new EffectiveHint(TaskClass.Normal, null, HomeCpu, budget, self) : null;
+        return Grant is not null ? new EffectiveHint(TaskClass.Normal, null, HomeCpu, budget, self, seq) : null;
     }
 
     /// <summary>Counts against the per-uid BURST limit: BURST now, or able to make itself BURST at any time.</summary>

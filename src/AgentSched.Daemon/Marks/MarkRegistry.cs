@@ -47,7 +47,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         int pid = r.Pid!.Value;
         ulong now = MonotonicClock.NowNs();
         var wanted = new MarkState(r.Class, r.WindowMs is { } w ? now + (ulong)w * 1_000_000 : null, r.HomeCpu, r.BudgetUs, null, null);
-        return Change(peer, pid, isThread: false, e => wanted with { StepEndNs = e?.State.StepEndNs, StepBudgetUs = e?.State.StepBudgetUs },
+        return Change(peer, pid, isThread: false, e => wanted with { StepEndNs = e?.State.StepEndNs, StepBudgetUs = e?.State.StepBudgetUs, Grant = e?.State.Grant },
             e => w => WriteEntry(w, e, now));
     }
 
@@ -95,13 +95,15 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
         ulong now = MonotonicClock.NowNs();
         lock (_gate)
         {
-            if (!_entries.TryGetValue(target, out MarkEntry? e) || e.State.StepEndNs is null)
+            if (!_entries.TryGetValue(target, out MarkEntry? e) || (e.State.StepEndNs is null && e.State.Grant is null))
             {
                 return new RegistryResult(null, w => { w.WriteNumber("pid", target); w.WriteBoolean("open", false); });
             }
             bool open = e.State.StepEndNs > now;
             MarkState old = e.State;
-            e.State = old with { StepEndNs = null, StepBudgetUs = null };
+            // A grant is renumbered: a window the task opened itself ends too (a thread's own
+            // window can otherwise be closed only by that thread).
+            e.State = old with { StepEndNs = null, StepBudgetUs = null, Grant = old.Grant is { } g ? g with { Seq = Marks.StepGrant.NewSeq() } : null };
             if (Reapply(e, now, old) is { } failure) return failure;
             Bump();
             return new RegistryResult(null, w => { w.WriteNumber("pid", target); w.WriteBoolean("open", open); });
@@ -132,7 +134,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
                 w.WriteString("reason", unavailable);
             });
         }
-        var grant = new StepGrant(r.WindowMs ?? ApiProtocol.MaxWindowMs, r.BudgetUs);
+        var grant = new Marks.StepGrant(r.WindowMs ?? ApiProtocol.MaxWindowMs, r.BudgetUs, Marks.StepGrant.NewSeq());
         int defaultWindow = api.Current.DefaultStepWindowMs;
         return Change(peer, target, isThread, e => (e?.State ?? default) with { Grant = grant }, e => w =>
         {
@@ -227,7 +229,8 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
                 return denied;
             }
 
-            if ((created || entry.RequesterUid != peer.Uid) && MarkCount(peer.Uid) >= api.Current.MaxMarksPerUid)
+            if ((created || entry.RequesterUid != peer.Uid) && MarkCount(peer.Uid) >= api.Current.MaxMarksPerUid
+                && (PruneExited(peer.Uid, except: entry) is 0 || MarkCount(peer.Uid) >= api.Current.MaxMarksPerUid))
             {
                 if (created) entry.Dispose();
                 return RegistryResult.Fail(ErrorCode.LimitExceeded,
@@ -239,7 +242,8 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             entry.State = next(created ? null : entry);
             entry.RequesterUid = peer.Uid;
             if (entry.State.CountsAsBurst(now) && !old.CountsAsBurst(now)
-                && BurstCount(peer.Uid, now, except: entry) >= api.Current.MaxBurstTasksPerUid)
+                && BurstCount(peer.Uid, now, except: entry) >= api.Current.MaxBurstTasksPerUid
+                && (PruneExited(peer.Uid, except: entry) is 0 || BurstCount(peer.Uid, now, except: entry) >= api.Current.MaxBurstTasksPerUid))
             {
                 entry.State = old;
                 entry.RequesterUid = oldRequester;
@@ -302,6 +306,22 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             }
             return RegistryResult.Fail(ErrorCode.Internal, $"applying the change to pid {entry.Pid} failed: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// At a limit: drops <paramref name="uid"/>'s entries whose task has exited (a thread granted
+    /// self-steps stays an entry until then, and nothing else notices it end before the next
+    /// sweep). How many went; checked only at a limit, as it costs a system call per entry.
+    /// </summary>
+    private int PruneExited(uint uid, MarkEntry? except = null)
+    {
+        MarkEntry[] dead = [.. _entries.Values.Where(e => e != except && e.RequesterUid == uid && !e.Handle.IsAlive)];
+        foreach (MarkEntry e in dead)
+        {
+            Drop(e, restore: false);
+        }
+        if (dead.Length > 0) Bump();
+        return dead.Length;
     }
 
     /// <summary>Entries of any class <paramref name="uid"/> holds.</summary>

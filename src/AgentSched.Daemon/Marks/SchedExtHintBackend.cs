@@ -9,14 +9,17 @@ namespace AgentSched.Daemon.Marks;
 /// <summary>
 /// Classes as agent_class hints: the hint record goes into the scheduler's task-storage map through
 /// the entry's pidfd. In partial mode BURST and BATCH tasks are also moved to SCHED_EXT (policy 7),
-/// since only those run on agent_class there (and so are tasks with a self-step grant); removing the
-/// mark restores their policy.
+/// since only those run on agent_class there; removing the mark restores their policy.
 /// </summary>
 internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial, ILogger? logger = null) : IHintBackend
 {
     public string Mode => "sched_ext";
 
-    public string? SelfStepsUnavailable => scheduler.SelfStepsUnavailable;
+    /// <summary>In partial mode a granted task would have to stay on SCHED_EXT between its steps,
+    /// where it runs only when no fair-class task wants the CPU: no grants there.</summary>
+    public string? SelfStepsUnavailable => partial
+        ? "agent_class runs in partial mode, where a task between its own steps would run below every fair-class task: steps go through step_begin and step_end"
+        : scheduler.SelfStepsUnavailable;
 
     public void Apply(MarkEntry entry, EffectiveHint hint)
     {
@@ -25,8 +28,7 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial,
         {
             return;
         }
-        // A grant keeps the task on sched_ext while it is NORMAL, or its own steps would change nothing.
-        if (hint.Class == TaskClass.Normal && hint.SelfWindowMs is null)
+        if (hint.Class == TaskClass.Normal)
         {
             FallbackHintBackend.Restore(entry, logger);
             return;
@@ -53,5 +55,6 @@ internal sealed class SchedExtHintBackend(IBpfScheduler scheduler, bool partial,
         StepBudgetUs = (uint)(hint.BudgetUs ?? 0),
         Flags = hint.SelfWindowMs is null ? 0 : (uint)AgentHintFlags.SelfStep,
         SelfWindowMs = (uint)(hint.SelfWindowMs ?? 0),
+        GrantSeq = hint.GrantSeq,
     };
 }

@@ -29,6 +29,7 @@ internal static class MarkSerializer
         if (s.Grant is { } grant)
         {
             w.WriteNumber("grant_window_ms", grant.WindowMs);
+            w.WriteNumber("grant_seq", grant.Seq);
             if (grant.BudgetUs is { } grantBudget) w.WriteNumber("grant_budget_us", grantBudget);
         }
         w.WriteStartArray("saved");
@@ -72,7 +73,8 @@ internal static class MarkSerializer
             c = TaskClassNames.TryParse(cls.GetString(), out TaskClass parsed) ? parsed : throw new InvalidDataException($"unknown class '{cls}'");
         }
         var state = new MarkState(c, OptU64(m, "end_ns"), OptI32(m, "home_cpu"), OptI32(m, "budget_us"), OptU64(m, "step_end_ns"), OptI32(m, "step_budget_us"),
-            OptI32(m, "grant_window_ms") is { } grantWindow ? new StepGrant(grantWindow, OptI32(m, "grant_budget_us")) : null);
+            OptI32(m, "grant_window_ms") is { } grantWindow
+                ? new StepGrant(grantWindow, OptI32(m, "grant_budget_us"), (uint?)OptU64(m, "grant_seq") ?? StepGrant.NewSeq()) : null);
         int pid = m.GetProperty("pid").GetInt32();
         ulong startTime = m.GetProperty("start_time").GetUInt64();
         var saved = new Dictionary<int, SavedThread>();

@@ -103,7 +103,7 @@ public struct AgentHint
     public uint StepBudgetUs;
     public uint Flags;
     public uint SelfWindowMs;
-    public uint Pad;
+    public uint GrantSeq;
 }
 
 /// <summary>

@@ -161,27 +161,6 @@ public sealed unsafe class BpfObject : IDisposable
         Libbpf.ThrowIfFailed(Libbpf.ProgramSetAutoload(program, false), $"bpf_program__set_autoload({programName})");
     }
 
-    /// <summary>
-    /// Whether the running kernel's BTF has a function named <paramref name="name"/> (one a
-    /// tracing program can attach to); false too when the kernel has no BTF.
-    /// </summary>
-    public static bool KernelHasFunction(string name)
-    {
-        nint btf = Libbpf.BtfLoadVmlinux();
-        if (btf == 0)
-        {
-            return false;
-        }
-        try
-        {
-            return Libbpf.BtfFindByNameKind(btf, name, Libbpf.BtfKindFunc) > 0;
-        }
-        finally
-        {
-            Libbpf.BtfFree(btf);
-        }
-    }
-
     /// <summary>A map of this object by name (as written in the BPF source).</summary>
     public BpfMap Map(string name)
     {

@@ -9,7 +9,6 @@ internal static unsafe partial class Libbpf
     internal const int BtfKindVolatile = 9;
     internal const int BtfKindConst = 10;
     internal const int BtfKindVar = 14;
-    internal const int BtfKindFunc = 12;
     internal const int BtfKindDatasec = 15;
     internal const int BtfKindEnum64 = 19;
 
@@ -37,11 +36,4 @@ internal static unsafe partial class Libbpf
 
     [LibraryImport(LibName, EntryPoint = "btf__resolve_size")]
     internal static partial long BtfResolveSize(nint btf, uint id);
-
-    /// <summary>The running kernel's BTF (/sys/kernel/btf/vmlinux): NULL with errno when it has none. Free with <see cref="BtfFree"/>.</summary>
-    [LibraryImport(LibName, EntryPoint = "btf__load_vmlinux_btf", SetLastError = true)]
-    internal static partial nint BtfLoadVmlinux();
-
-    [LibraryImport(LibName, EntryPoint = "btf__free")]
-    internal static partial void BtfFree(nint btf);
 }

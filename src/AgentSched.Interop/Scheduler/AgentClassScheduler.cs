@@ -69,6 +69,21 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     /// <exception cref="ArgumentException"><paramref name="reuseHints"/> is not a map like agent_class's <c>hints</c>.</exception>
     public static AgentClassScheduler Load(AgentClassTunables t, string? objectPath, BpfMap? reuseHints)
     {
+        try
+        {
+            return Load(t, objectPath, reuseHints, selfSteps: true);
+        }
+        catch (BpfException e) when (e.Operation == "bpf_object__load" && e.LibbpfLog.Contains(SelfStepHook, StringComparison.Ordinal))
+        {
+            // A kernel without the hook (no CONFIG_SECURITY) fails the whole load on that one
+            // program: agent_class then runs without self-steps. Checked this way rather than in
+            // the kernel's BTF beforehand, which would parse it a second time on every attach.
+            return Load(t, objectPath, reuseHints, selfSteps: false);
+        }
+    }
+
+    private static AgentClassScheduler Load(AgentClassTunables t, string? objectPath, BpfMap? reuseHints, bool selfSteps)
+    {
         BpfObject obj = objectPath is { Length: > 0 } ? BpfObject.OpenFile(objectPath) : BpfObject.OpenEmbedded();
         try
         {
@@ -91,8 +106,6 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
             {
                 obj.ReuseMap(HintsPin, reuseHints);
             }
-            // Without the hook (a kernel without CONFIG_SECURITY) the program would fail the whole load.
-            bool selfSteps = BpfObject.KernelHasFunction(SelfStepHook);
             if (!selfSteps)
             {
                 obj.SkipProgram(SelfStepProgram);

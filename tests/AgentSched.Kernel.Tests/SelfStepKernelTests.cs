@@ -239,13 +239,15 @@ public sealed class SelfStepKernelTests
         string counts = $"demote_step {Stat(before, "demote_step")} -> {Stat(after, "demote_step")}, demote_period {Stat(before, "demote_period")} -> {Stat(after, "demote_period")}";
         TestContext.Current.TestOutputHelper?.WriteLine($"{counts}\n{report}");
         // Each 200 ms spin is one step; one fewer than five is allowed, as a CI run once saw two
-        // spins merge into one step behind a 1 ms sleep that did not block. A spin begins as BURST inside the window and its step budget demotes it; that
-        // run also spends the credit share, so a following spin may begin as NORMAL, and is
-        // demoted again once the period rolls over and it runs as BURST.
+        // spins merge into one step behind a 1 ms sleep that did not block. A spin begins as
+        // BURST inside the window and its step budget demotes it. (Whether the credit period
+        // demotes too depends on whether the demoted run is preempted before it ends, which TCG
+        // decides: two CI runs differed, so it is not asserted.)
         JsonElement[] spins = [.. recent.Where(r => r.GetProperty("run_ns").GetInt64() > 100_000_000)];
         Assert.True(spins.Length >= 4, report);
         Assert.Contains(spins, r => r.GetProperty("class").GetString() == "burst");
         Assert.All(spins, r => Assert.True(r.GetProperty("demoted").GetBoolean(), report));
-        Assert.True(Stat(after, "demote_step") > Stat(before, "demote_step") && Stat(after, "demote_period") > Stat(before, "demote_period"), $"{counts}\n{report}");
+        Assert.True(Stat(after, "demote_step") - Stat(before, "demote_step") + Stat(after, "demote_period") - Stat(before, "demote_period") >= (ulong)spins.Length - 1,
+            $"{counts}\n{report}");
     }
 }

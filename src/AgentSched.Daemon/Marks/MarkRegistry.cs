@@ -116,8 +116,8 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
     /// most <c>window_ms</c> long (default: the longest step window, ApiProtocol.MaxWindowMs). The
     /// same rules as <see cref="StepBegin"/> apply, and the grant counts as a BURST task against
     /// Api:MaxBurstTasksPerUid for as long as it stands. Where the scheduler cannot take self-steps
-    /// (fallback mode, a kernel without the prctl hook) nothing is granted and the answer says why,
-    /// so the caller keeps using step_begin.
+    /// (fallback or partial mode, a kernel without the prctl hook) nothing is granted and the
+    /// answer says why, so the caller keeps using step_begin.
     /// </summary>
     public RegistryResult StepGrant(PeerCredentials peer, ApiRequest r)
     {

@@ -75,15 +75,8 @@ internal static partial class ApiBench
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(socketPath));
-        socket.Send(Encoding.UTF8.GetBytes($$"""{"v":1,"op":"step_grant","tid":{{StepLoop.GetTid()}}}""" + "\n"));
         byte[] buffer = new byte[4096];
-        int filled = 0;
-        while (filled == 0 || buffer[filled - 1] != (byte)'\n')
-        {
-            int n = socket.Receive(buffer, filled, buffer.Length - filled, SocketFlags.None);
-            if (n == 0) throw new IOException("the daemon closed the connection");
-            filled += n;
-        }
+        int filled = RoundTrip(socket, Encoding.UTF8.GetBytes($$"""{"v":1,"op":"step_grant","tid":{{StepLoop.GetTid()}}}""" + "\n"), buffer);
         if (buffer.AsSpan(0, filled).IndexOf("\"granted\":true"u8) < 0)
         {
             errors++;
@@ -97,6 +90,20 @@ internal static partial class ApiBench
         });
         errors += failed;
         return samples;
+    }
+
+    /// <summary>Sends one request line and reads its response line into <paramref name="buffer"/>; the response's length.</summary>
+    private static int RoundTrip(Socket socket, byte[] request, byte[] buffer)
+    {
+        socket.Send(request);
+        int filled = 0;
+        while (filled == 0 || buffer[filled - 1] != (byte)'\n')
+        {
+            int n = socket.Receive(buffer, filled, buffer.Length - filled, SocketFlags.None);
+            if (n == 0) throw new IOException("the daemon closed the connection");
+            filled += n;
+        }
+        return filled;
     }
 
     [LibraryImport("libc", EntryPoint = "getpid")]
@@ -115,14 +122,7 @@ internal static partial class ApiBench
         for (int i = 0; Stopwatch.GetTimestamp() < end; i++)
         {
             long start = Stopwatch.GetTimestamp();
-            socket.Send(requests[i % requests.Length]);
-            int filled = 0;
-            while (filled == 0 || buffer[filled - 1] != (byte)'\n')
-            {
-                int n = socket.Receive(buffer, filled, buffer.Length - filled, SocketFlags.None);
-                if (n == 0) throw new IOException("the daemon closed the connection");
-                filled += n;
-            }
+            int filled = RoundTrip(socket, requests[i % requests.Length], buffer);
             samples.Add(Stopwatch.GetTimestamp() - start);
             if (buffer.AsSpan(0, filled).IndexOf("\"ok\":true"u8) < 0)
             {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using AgentSched.Daemon.Api;
 using AgentSched.Daemon.Configuration;
@@ -33,14 +32,7 @@ public sealed class StepGrantTests
     private static JsonElement Body(RegistryResult r)
     {
         Assert.Null(r.Error);
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            r.Body!(w);
-            w.WriteEndObject();
-        }
-        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
+        return r.BodyJson();
     }
 
     /// <summary>Threads of this process other than its main one.</summary>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using AgentSched.Daemon.Api;
 using AgentSched.Daemon.Configuration;
@@ -38,14 +37,7 @@ public sealed class StepsQueryTests
         {
             return (error.Code, default);
         }
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            r.Body!(w);
-            w.WriteEndObject();
-        }
-        return (null, JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone());
+        return (null, r.BodyJson());
     }
 
     /// <summary>A thread of this process other than its main one.</summary>

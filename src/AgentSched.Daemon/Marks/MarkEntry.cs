@@ -15,16 +15,7 @@ internal readonly record struct EffectiveHint(TaskClass Class, ulong? EndNs, int
 /// Random and non-zero, so that a renewed grant (or one after a daemon restart) never takes an old number.</param>
 internal readonly record struct StepGrant(int WindowMs, int? BudgetUs, uint Seq)
 {
-    public static uint NewSeq()
-    {
-        uint seq;
-        do
-        {
-            seq = (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue) + 1;
-        }
-        while (seq == 0);
-        return seq;
-    }
+    public static uint NewSeq() => (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(1, int.MaxValue);
 }
 
 /// <summary>A thread's scheduling before the daemon first changed it, and the start time that tells it from a later thread with the same tid.</summary>

@@ -229,8 +229,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
                 return denied;
             }
 
-            if ((created || entry.RequesterUid != peer.Uid) && MarkCount(peer.Uid) >= api.Current.MaxMarksPerUid
-                && (PruneExited(peer.Uid, except: entry) is 0 || MarkCount(peer.Uid) >= api.Current.MaxMarksPerUid))
+            if ((created || entry.RequesterUid != peer.Uid) && AtLimit(peer.Uid, entry, () => MarkCount(peer.Uid), api.Current.MaxMarksPerUid))
             {
                 if (created) entry.Dispose();
                 return RegistryResult.Fail(ErrorCode.LimitExceeded,
@@ -242,8 +241,7 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
             entry.State = next(created ? null : entry);
             entry.RequesterUid = peer.Uid;
             if (entry.State.CountsAsBurst(now) && !old.CountsAsBurst(now)
-                && BurstCount(peer.Uid, now, except: entry) >= api.Current.MaxBurstTasksPerUid
-                && (PruneExited(peer.Uid, except: entry) is 0 || BurstCount(peer.Uid, now, except: entry) >= api.Current.MaxBurstTasksPerUid))
+                && AtLimit(peer.Uid, entry, () => BurstCount(peer.Uid, now, except: entry), api.Current.MaxBurstTasksPerUid))
             {
                 entry.State = old;
                 entry.RequesterUid = oldRequester;
@@ -309,11 +307,16 @@ internal sealed partial class MarkRegistry(LiveOptions<ApiOptions> api, ILogger<
     }
 
     /// <summary>
-    /// At a limit: drops <paramref name="uid"/>'s entries whose task has exited (a thread granted
-    /// self-steps stays an entry until then, and nothing else notices it end before the next
-    /// sweep). How many went; checked only at a limit, as it costs a system call per entry.
+    /// Whether <paramref name="count"/> of <paramref name="uid"/>'s entries is at <paramref name="limit"/>
+    /// even after its entries whose task has exited are dropped (a thread granted self-steps stays
+    /// an entry until then, and nothing else notices it end before the next sweep). Those are looked
+    /// for only at the limit, as that costs a system call per entry.
     /// </summary>
-    private int PruneExited(uint uid, MarkEntry? except = null)
+    private bool AtLimit(uint uid, MarkEntry except, Func<int> count, int limit) =>
+        count() >= limit && (PruneExited(uid, except) is 0 || count() >= limit);
+
+    /// <summary>Drops <paramref name="uid"/>'s entries whose task has exited, but <paramref name="except"/>; how many went.</summary>
+    private int PruneExited(uint uid, MarkEntry except)
     {
         MarkEntry[] dead = [.. _entries.Values.Where(e => e != except && e.RequesterUid == uid && !e.Handle.IsAlive)];
         foreach (MarkEntry e in dead)

@@ -29,12 +29,7 @@ public sealed class KernelBpfScheduler : IBpfScheduler
     {
         get
         {
-            lock (_gate)
-            {
-                return _scheduler is not { IsAttached: true } s ? "agent_class is not attached"
-                    : s.SelfStepsAvailable ? null
-                    : s.SelfStepsUnavailable ?? "the self-step program is not attached";
-            }
+            lock (_gate) return _scheduler is null ? "agent_class is not attached" : _scheduler.SelfStepsUnavailable;
         }
     }
 

@@ -153,12 +153,15 @@ public sealed unsafe class BpfObject : IDisposable
         {
             throw new InvalidOperationException($"{Name}: skip '{programName}' before Load()");
         }
+        Libbpf.ThrowIfFailed(Libbpf.ProgramSetAutoload(Program(programName), false), $"bpf_program__set_autoload({programName})");
+    }
+
+    /// <summary>A program of this object by name (as written in the BPF source).</summary>
+    private nint Program(string programName)
+    {
         nint program = Libbpf.ObjectFindProgramByName(_handle, programName);
-        if (program == 0)
-        {
-            throw new ArgumentException($"{Name} has no program named '{programName}'", nameof(programName));
-        }
-        Libbpf.ThrowIfFailed(Libbpf.ProgramSetAutoload(program, false), $"bpf_program__set_autoload({programName})");
+        return program != 0 ? program
+            : throw new ArgumentException($"{Name} has no program named '{programName}'", nameof(programName));
     }
 
     /// <summary>A map of this object by name (as written in the BPF source).</summary>
@@ -218,11 +221,7 @@ public sealed unsafe class BpfObject : IDisposable
         {
             throw new InvalidOperationException($"{Name}: Load() before attaching '{programName}'");
         }
-        nint program = Libbpf.ObjectFindProgramByName(_handle, programName);
-        if (program == 0)
-        {
-            throw new ArgumentException($"{Name} has no program named '{programName}'", nameof(programName));
-        }
+        nint program = Program(programName);
         LibbpfLog.Clear();
         nint link = Libbpf.ThrowIfNull(Libbpf.ProgramAttach(program), $"bpf_program__attach({programName})");
         return new BpfLink(new SafeBpfLinkHandle(link), programName);

@@ -141,7 +141,7 @@ public sealed unsafe partial class AgentClassScheduler
             return new AgentClassScheduler(null, hints, stats, latency, stepStats, stepRings, exitInfo, link)
             {
                 _selfStepLink = selfSteps,
-                SelfStepsUnavailable = selfSteps is null ? $"no self-step link was pinned at {Path.Combine(dir, SelfStepLinkPin)}" : null,
+                _selfStepProblem = selfSteps is null ? $"no self-step link was pinned at {Path.Combine(dir, SelfStepLinkPin)}" : null,
             };
         }
         catch

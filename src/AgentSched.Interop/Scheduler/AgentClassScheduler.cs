@@ -25,7 +25,7 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     private readonly BpfObject? _obj;   // null when adopted from pins
     private readonly BpfMap _hints, _stats, _latency, _stepStats, _stepRings, _exitInfo;
     private BpfLink? _link, _selfStepLink;
-    private bool _selfStepLoaded;
+    private string? _selfStepProblem;   // why there is no self-step link: not loaded, attach failed, not pinned
 
     private AgentClassScheduler(BpfObject? obj, BpfMap hints, BpfMap stats, BpfMap latency, BpfMap stepStats, BpfMap stepRings, BpfMap exitInfo, BpfLink? link)
     {
@@ -46,14 +46,14 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     public bool IsAttached => _link is { IsDetached: false };
 
     /// <summary>
-    /// Granted tasks can open their own steps (AGENT_PRCTL_STEP): the self-step program is attached
-    /// beside the scheduler. False when the kernel has no <see cref="SelfStepHook"/> to attach it to,
-    /// or attaching failed (<see cref="SelfStepsUnavailable"/> says why).
+    /// Why granted tasks cannot open their own steps (AGENT_PRCTL_STEP) now: the scheduler is not
+    /// attached, the kernel has no <see cref="SelfStepHook"/>, or attaching the self-step program
+    /// failed. Null when it is attached beside the scheduler.
     /// </summary>
-    public bool SelfStepsAvailable => IsAttached && _selfStepLink is { IsDetached: false };
-
-    /// <summary>Why <see cref="SelfStepsAvailable"/> is false after <see cref="Attach"/>; null when it is true or nothing was tried.</summary>
-    public string? SelfStepsUnavailable { get; private set; }
+    public string? SelfStepsUnavailable =>
+        !IsAttached ? "agent_class is not attached"
+        : _selfStepLink is { IsDetached: false } ? null
+        : _selfStepProblem ?? "the self-step program is not attached";
 
     /// <summary>The task-storage map of hints, e.g. to pass to <see cref="Load(AgentClassTunables, string?, BpfMap?)"/> of a replacement.</summary>
     public BpfMap Hints => _hints;
@@ -112,7 +112,10 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
             }
             obj.Load();
             var scheduler = new AgentClassScheduler(obj, obj.Map(HintsPin), obj.Map(StatsPin), obj.Map(LatencyPin),
-                obj.Map(StepStatsPin), obj.Map(StepRingsPin), obj.Map(ExitInfoPin), link: null) { _selfStepLoaded = selfSteps };
+                obj.Map(StepStatsPin), obj.Map(StepRingsPin), obj.Map(ExitInfoPin), link: null)
+            {
+                _selfStepProblem = selfSteps ? null : $"the kernel has no {SelfStepHook} to attach self-steps to",
+            };
             WriteTopology(obj.Map("cpu_llc"));
             return scheduler;
         }
@@ -142,19 +145,17 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
     /// <summary>Attaches the self-step program; a failure leaves the scheduler attached without self-steps.</summary>
     private void AttachSelfSteps(BpfObject obj)
     {
-        if (!_selfStepLoaded)
+        if (_selfStepProblem is not null)
         {
-            SelfStepsUnavailable = $"the kernel has no {SelfStepHook} to attach self-steps to";
-            return;
+            return; // not loaded
         }
         try
         {
             _selfStepLink = obj.AttachProgram(SelfStepProgram);
-            SelfStepsUnavailable = null;
         }
         catch (BpfException e)
         {
-            SelfStepsUnavailable = $"attaching {SelfStepProgram} to {SelfStepHook} failed: {e.Message}";
+            _selfStepProblem = $"attaching {SelfStepProgram} to {SelfStepHook} failed: {e.Message}";
         }
     }
 

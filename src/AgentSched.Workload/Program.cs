@@ -25,11 +25,14 @@ using AgentSched.Workload;
 //   A scripted raw client of agentschedd's socket (see ApiScript).
 // agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]
 //   Round-trip latency and request rate of the socket API (see ApiBench).
+// agentsched-workload spawn-bench --socket PATH --cli PATH [--runs N]
+//   Process.Start of /bin/true against AgentSchedClient.StartProcess of it (see SpawnBench).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
     + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
-    + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]";
+    + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]\n"
+    + "       agentsched-workload spawn-bench --socket PATH --cli PATH [--runs N]";
 
 if (args.Length >= 3 && args[0] == "api" && args[1] == "--socket")
 {
@@ -52,6 +55,27 @@ if (args.Length >= 1 && args[0] == "api-bench")
         }
     }
     return ApiBench.Run(socket, op, clients, benchSeconds);
+}
+if (args.Length >= 1 && args[0] == "spawn-bench")
+{
+    string? socket = null, cli = null;
+    int runs = 50;
+    for (int i = 1; i + 1 < args.Length; i += 2)
+    {
+        switch (args[i])
+        {
+            case "--socket": socket = args[i + 1]; break;
+            case "--cli": cli = args[i + 1]; break;
+            case "--runs": runs = PositiveInt(args[i + 1]); break;
+            default: Console.Error.WriteLine($"agentsched-workload: unknown option {args[i]}\n{Usage}"); return 2;
+        }
+    }
+    if (socket is null || cli is null || args.Length % 2 == 0)
+    {
+        Console.Error.WriteLine($"agentsched-workload: spawn-bench needs --socket and --cli\n{Usage}");
+        return 2;
+    }
+    return SpawnBench.Run(socket, cli, runs);
 }
 if (args.Length >= 1 && args[0] == "agent")
 {

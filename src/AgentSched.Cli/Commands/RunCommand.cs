@@ -24,6 +24,14 @@ internal sealed class RunCommand : Command
     private readonly Option<bool> _strict = new("--strict") { Description = "Do not run CMD (exit 125) when it cannot be marked." };
     private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No warning when CMD runs unmarked." };
 
+    /// <summary>
+    /// Set by the native launcher (Launcher/agentsched.c) when its own mark request got no answer
+    /// within <see cref="MarkTimeout"/>: report that instead of waiting as long again.
+    /// </summary>
+    internal const string MarkTimedOutOptionName = "--mark-timed-out";
+
+    private readonly Option<bool> _markTimedOut = new(MarkTimedOutOptionName) { Hidden = true };
+
     private RunCommand(CliConsole console, CliEnvironment environment)
         : base(CommandName, "Run a command already classified: agentsched run [options] -- CMD [ARGS...] marks its own process, then execs CMD in it. Exits with CMD's code; 125: agentsched failed, 126: CMD not executable, 127: CMD not found.")
     {
@@ -33,6 +41,7 @@ internal sealed class RunCommand : Command
         Options.Add(_budget);
         Options.Add(_strict);
         Options.Add(_quiet);
+        Options.Add(_markTimedOut);
         SetAction(parsed => Run(console, environment, parsed));
     }
 
@@ -58,8 +67,13 @@ internal sealed class RunCommand : Command
         // last (see ProcessExec), and nothing else needs to run meanwhile.
         string? problem = null;
         // A hung daemon must not stall every tool call: after MarkTimeout, CMD runs unmarked.
-        using (AgentSchedClient client = CliApp.Connect(parsed, MarkTimeout))
+        if (parsed.GetValue(_markTimedOut))
         {
+            problem = new AgentSchedUnavailableException(CliApp.SocketPath(parsed), $"no answer within {MarkTimeout.TotalSeconds:0.###} s").Detail;
+        }
+        else
+        {
+            using AgentSchedClient client = CliApp.Connect(parsed, MarkTimeout);
             try
             {
                 client.Mark(Environment.ProcessId, parsed.GetValue(_class), parsed.GetValue(_window), parsed.GetValue(_home), parsed.GetValue(_budget));

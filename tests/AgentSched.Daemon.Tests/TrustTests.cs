@@ -290,6 +290,93 @@ public sealed class TrustTests
     }
 
     /// <summary>
+    /// Finding 4: children forked while a process was BURST inherited nice -10 from it and kept it
+    /// after the mark ended, which their unprivileged owner could not have set. An unprivileged
+    /// process forks, while marked: a child, a child that raises its own nice to 5, and a grandchild
+    /// whose parent exits (reparented). When the mark ends (unmark, window) or turns BATCH, each one
+    /// that still has the mark's nice is back at 0; the one that chose its own, and one forked
+    /// before the mark, are left alone.
+    /// </summary>
+    [Theory]
+    [InlineData("unmark")]
+    [InlineData("window")]
+    [InlineData("batch")]
+    public async Task ChildrenForkedWhileMarkedDoNotKeepItsPriority(string ending)
+    {
+        using DaemonProcess daemon = DaemonProcess.Start(null, "--Scheduler:Mode=fallback");
+        await daemon.WaitForSocketAsync(s_start);
+        const string Script =
+            "import os, sys, time\n" +
+            "def spawn():\n" +
+            "    pid = os.fork()\n" +
+            "    if pid == 0:\n" +
+            "        time.sleep(600); os._exit(0)\n" +
+            "    return pid\n" +
+            "print(spawn(), flush=True)\n" +
+            "sys.stdin.readline()\n" +
+            "child, reniced = spawn(), spawn()\n" +
+            "os.setpriority(os.PRIO_PROCESS, reniced, 5)\n" +
+            "r, w = os.pipe()\n" +
+            "middle = os.fork()\n" +
+            "if middle == 0:\n" +
+            "    os.write(w, str(spawn()).encode()); os._exit(0)\n" +
+            "os.waitpid(middle, 0)\n" +
+            "print(child, reniced, int(os.read(r, 32)), flush=True)\n" +
+            "sys.stdin.readline()\n";
+        using Process parent = Process.Start(new ProcessStartInfo("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", Script]) // not a shim under /root that nobody may read
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        var pids = new List<int>();
+        try
+        {
+            int before = int.Parse(await ReadLine(parent), CultureInfo.InvariantCulture);
+            pids.Add(before);
+            using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
+            string window = ending == "window" ? ",\"window_ms\":1500" : "";
+            AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{parent.Id}},"class":"burst"{{window}}}"""));
+            await parent.StandardInput.WriteLineAsync("fork now");
+            await parent.StandardInput.FlushAsync(TestContext.Current.CancellationToken);
+            int[] forked = (await ReadLine(parent)).Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+            pids.AddRange(forked);
+            (int child, int reniced, int orphan) = (forked[0], forked[1], forked[2]);
+            Assert.NotEqual(parent.Id, ProcStat.ParentPid(orphan));
+            Assert.Equal((-10, 0), ProcStat.Sched(child)); // inherited
+            Assert.Equal((-10, 0), ProcStat.Sched(orphan));
+            Assert.Equal((5, 0), ProcStat.Sched(reniced));
+
+            switch (ending)
+            {
+                case "unmark":
+                    AssertOk(await c.CallAsync($$"""{"v":1,"op":"unmark","pid":{{parent.Id}}}"""));
+                    break;
+                case "batch":
+                    AssertOk(await c.CallAsync($$"""{"v":1,"op":"mark","pid":{{parent.Id}},"class":"batch"}"""));
+                    break;
+                default:
+                    await daemon.WaitUntilAsync(() => ProcStat.Sched(orphan) == (0, 0), TimeSpan.FromSeconds(10), "the window to end and the children to be restored");
+                    break;
+            }
+
+            Assert.Equal(ending == "batch" ? (10, 3) : (0, 0), ProcStat.Sched(parent.Id));
+            Assert.Equal(
+                [(0, 0), (0, 0), (5, 0), (0, 0)],
+                new[] { before, child, reniced, orphan }.Select(ProcStat.Sched).ToArray());
+        }
+        finally
+        {
+            foreach (int pid in pids)
+            {
+                try { Process.GetProcessById(pid).Kill(); } catch (ArgumentException) { } catch (InvalidOperationException) { }
+            }
+            parent.Kill();
+            await parent.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>
     /// Finding 4: a setuid program (real uid the caller's, effective uid root's) is not the caller's to
     /// mark: every uid of the process must be the caller's.
     /// </summary>

@@ -13,7 +13,8 @@ namespace AgentSched.Daemon.Marks;
 /// outrank every class. Every thread of a process is changed; threads created later inherit from
 /// their creator, as the kernel does, and are put back with the rest when the mark ends (not those
 /// created by a thread marked on its own, a step opened for one tid). Child processes forked while
-/// marked inherit too and are not put back yet (the reliability issue's finding 4). A thread is acted on only as
+/// marked inherit too, and are put back as well (<see cref="RestoreChildren"/>): when the mark ends,
+/// and, from BURST, when it turns into another class. A thread is acted on only as
 /// the <see cref="ThreadRef"/> the daemon saved (tid and start time), so a tid that a thread of the
 /// mark left behind never carries the mark's or the saved settings to whatever task has it next.
 /// </summary>
@@ -29,7 +30,16 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
 
     public string? SelfStepsUnavailable => "agentschedd runs in fallback mode (no sched_ext): steps go through step_begin and step_end";
 
-    public void Apply(MarkEntry entry, EffectiveHint hint) => ApplyEach(entry, original => Target(original, hint.Class), logger);
+    public void Apply(MarkEntry entry, EffectiveHint hint)
+    {
+        bool wasBurst = MainBefore(entry) is { } before && entry.Applied.Any(a => a.Policy == SchedPolicy.Normal && a.Nice < before.Nice);
+        ApplyEach(entry, original => Target(original, hint.Class), logger);
+        if (wasBurst && hint.Class != TaskClass.Burst && MainBefore(entry) is { } main)
+        {
+            // No longer BURST: children that inherited its nice from it give it up with the rest.
+            RestoreChildren(entry, main, burstOnly: true, logger);
+        }
+    }
 
     public void Remove(MarkEntry entry) => Restore(entry, logger);
 
@@ -41,6 +51,10 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
     /// <exception cref="SyscallException">ESRCH when the entry's own task has exited; EPERM, EINVAL from sched_setattr.</exception>
     internal static void ApplyEach(MarkEntry entry, Func<SchedAttr, SchedAttr?> target, ILogger? logger)
     {
+        if (entry.Saved.Count == 0 && !entry.IsThread)
+        {
+            entry.PidWatermark = ProcessTree.LastPid();
+        }
         SchedAttr? main = MainBefore(entry);
         foreach (int tid in entry.Threads())
         {
@@ -121,9 +135,11 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
             if (main is { } m)
             {
                 RestoreCreatedWhileMarked(entry, m, saved, logger);
+                RestoreChildren(entry, m, burstOnly: false, logger);
             }
             entry.Saved.Clear();
             entry.Applied.Clear();
+            entry.PidWatermark = null;
         }
     }
 
@@ -155,6 +171,75 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
             {
                 // not ours to change: the other threads still go back
             }
+        }
+    }
+
+    /// <summary>
+    /// Puts back the threads of the processes the marked process created while marked (children,
+    /// their children, and so on) that still have the settings the mark passed on: they go to the
+    /// main thread's settings from before the mark, like threads created meanwhile. A descendant is
+    /// found by its parent; one whose parent exited (reparented to init or a subreaper) is taken too
+    /// when it runs as the marked process's own uid and that uid is not root's, since such a task
+    /// cannot have given itself a BURST nice. With <paramref name="burstOnly"/>, only settings more
+    /// favourable than the main thread's earlier ones are put back (the mark goes on in another class).
+    /// Best effort: a task that exits or cannot be changed is skipped.
+    /// </summary>
+    internal static void RestoreChildren(MarkEntry entry, SchedAttr main, bool burstOnly, ILogger? logger)
+    {
+        if (entry.IsThread)
+        {
+            return; // a thread's own step: what it forks is covered by its process's mark, if any
+        }
+        IReadOnlyList<ProcessLink> created = ProcessTree.CreatedAfter(entry.PidWatermark);
+        var pids = created.Select(p => p.Pid).ToHashSet();
+        var ours = new HashSet<int> { entry.Pid };
+        for (bool grew = true; grew;)
+        {
+            grew = false;
+            foreach (ProcessLink p in created)
+            {
+                if (!ours.Contains(p.Pid) && ours.Contains(p.ParentPid))
+                {
+                    grew = ours.Add(p.Pid);
+                }
+            }
+        }
+        bool orphansToo = entry.Info.RealUid != 0;
+        foreach (ProcessLink p in created)
+        {
+            bool orphan = !ours.Contains(p.Pid) && !pids.Contains(p.ParentPid) && p.ParentPid != entry.Pid;
+            if (p.Pid == entry.Pid || !(ours.Contains(p.Pid) || (orphansToo && orphan && p.RealUid == entry.Info.RealUid)))
+            {
+                continue;
+            }
+            foreach (int tid in TaskIds(p.Pid))
+            {
+                try
+                {
+                    if (ThreadRef.Find(p.Pid, tid) is { } thread && thread.TryGet() is { } now && Inherited(entry, main, now)
+                        && (!burstOnly || (now.Policy == SchedPolicy.Normal && now.Nice < main.Nice)))
+                    {
+                        Report(logger, thread, thread.TrySet(main with { Flags = now.Flags }));
+                    }
+                }
+                catch (SyscallException)
+                {
+                    // not ours to change: the others still go back
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<int> TaskIds(int pid)
+    {
+        try
+        {
+            return Directory.EnumerateDirectories($"/proc/{pid}/task")
+                .Select(d => int.TryParse(Path.GetFileName(d), out int tid) ? tid : 0).Where(t => t > 0).ToList();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
         }
     }
 

@@ -95,6 +95,13 @@ internal sealed class MarkEntry(ProcessHandle handle, ProcessInfo info, bool isT
     /// </summary>
     public HashSet<(SchedPolicy Policy, int Nice)> Applied { get; } = [];
 
+    /// <summary>
+    /// The kernel's last pid (<see cref="ProcessTree.LastPid"/>) just before the daemon first changed
+    /// this entry's threads: the processes it forks after that have higher pids (fallback mode puts
+    /// them back when the mark ends). Null when unknown (after a restart): then all of /proc is looked at.
+    /// </summary>
+    public int? PidWatermark { get; set; }
+
     /// <summary>What the entry asks for at <paramref name="nowNs"/>; null when nothing is left (the entry can go).</summary>
     public EffectiveHint? EffectiveAt(ulong nowNs) => State.EffectiveAt(nowNs);
 

@@ -60,17 +60,17 @@
  *   the starvation guard). The step rule is for BURST tools whose credit demoted them: they are
  *   queued as NORMAL until the period rolls over.
  * Starvation guard: NORMAL and BATCH tasks should not wait longer than starve_ns. The guard acts
- * when a task near the front of either queue (BATCH is FIFO, NORMAL ordered by vtime) has waited
- * half of that: that queue's head is dispatched ahead of BURST until the waiting task has run; the
- * next tick on each CPU the waiting task may use ends the run in progress (a BURST run, or a
- * NORMAL/BATCH run past slice_ns) so that the CPU looks for work; and waking BURST tasks skip
- * direct placement on a CPU (whose local queue would be served before ops.dispatch) and their
- * anti-migration window until it runs. The other
- * half is the margin for that tick and for BURST work already queued on a CPU. It is not a hard
- * bound: only the first GUARD_SCAN (8) tasks of each queue are checked (a vtime queue lets waking
- * tasks in ahead of a waiting one, so the head alone is not enough), and higher sched classes or
- * affinity can hold a task longer. A scan that finds nothing due is trusted for up to a
- * millisecond (guard_clear_until), so the checks on the hot paths are one comparison.
+ * when any task in either queue (BATCH is FIFO, NORMAL ordered by vtime) has waited half of that:
+ * ops.dispatch moves that task itself to its CPU ahead of BURST; the next tick on each CPU the
+ * waiting task may use ends the run in progress (a BURST run, or a NORMAL/BATCH run past slice_ns)
+ * so that the CPU looks for work; and waking BURST tasks skip direct placement on a CPU (whose
+ * local queue would be served before ops.dispatch) and their anti-migration window until it runs.
+ * The other half is the margin for that tick and for BURST work already queued on a CPU. Every
+ * queued task is covered, not only the first few: the guard keeps the earliest time any queued
+ * task becomes due (guard_clear_until), which each enqueue lowers and a walk over both queues
+ * renews, so the checks on the hot paths are one comparison and the walks happen only when a task
+ * is due, or once per starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at
+ * once on few CPUs (they are served one slice each, in turn), higher sched classes, and affinity.
  * BURST tasks are served first and wait only behind BURST work queued before them and the runs
  * the guard serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md
  * records what it measured.
@@ -575,74 +575,85 @@ enum placement {
 	PLACE_PREEMPT,	/* a CPU running NORMAL/BATCH: queue at its head and kick it */
 };
 
-/* How many tasks from the front of a queue the starvation guard looks at. */
-#define GUARD_SCAN	8
-/* The longest a scan that found nothing due is trusted (see guard_clear_until). */
-#define GUARD_RECHECK_NS	1000000ULL
+/* A queued NORMAL or BATCH task is due for the starvation guard once it has waited this long. */
+#define GUARD_DUE_NS	(starve_ns / 2)
+/* The longest a scan that found nothing due is trusted: a backstop for what a scan can miss. */
+#define GUARD_RECHECK_NS	(starve_ns / 8)
 
 /*
- * Until this time no task the guard looks at can be due, so the guard's checks return at once.
- * A scan that finds nothing due sets it: the longest wait it saw needs starve_ns / 2 minus that
- * wait to become due, and tasks queued later wait less. It is trusted for GUARD_RECHECK_NS at
- * most, because tasks that were beyond the first GUARD_SCAN of a queue can move up. Written by
- * every CPU without a lock: a stale value moves the next scan by at most that much. Without it,
- * beside a queue of BATCH hogs every BURST wakeup, enqueue, dispatch and tick walked up to
- * 2 * GUARD_SCAN tasks to find nothing.
+ * Until this time no task in the NORMAL and BATCH queues is due, so the guard's checks on the hot
+ * paths are one comparison. It is kept at or before the earliest due time of the queued tasks:
+ * ops.enqueue lowers it for each task it queues there (guard_lower), and a scan that finds nothing
+ * due sets it to the earliest due time it saw (guard_note_clear), at most GUARD_RECHECK_NS ahead.
+ * Both update it by compare-and-swap, so a scan never raises it past a task queued while it ran;
+ * what a scan can still miss (a task queued again with its old wait while the scan ran) is found by
+ * the next one, GUARD_RECHECK_NS later at most.
  */
 __u64 guard_clear_until;
 
+/* A task due at @due was queued: the guard must look again by then. */
+static void guard_lower(__u64 due)
+{
+	__u64 cur = guard_clear_until, seen;
+	int i;
+
+	for (i = 0; i < 16 && due < cur; i++) {
+		seen = __sync_val_compare_and_swap(&guard_clear_until, cur, due);
+		if (seen == cur)
+			return;
+		cur = seen;
+	}
+}
+
+/* A scan that started when guard_clear_until was @before found nothing due before @next_due. */
+static void guard_note_clear(__u64 before, __u64 next_due)
+{
+	__sync_val_compare_and_swap(&guard_clear_until, before, next_due);
+}
+
 /*
- * True when one of the first GUARD_SCAN tasks of @dsq_id has waited for half of starve_ns (and,
- * with @cpu >= 0, may run on @cpu): the guard acts then, so that the other half covers the tick
- * that ends a CPU's current run and the BURST work already queued on that CPU. The guard then
- * serves the queue's head ahead of BURST until the starving task has run. Not only the head is
- * looked at: in the vtime-ordered NORMAL queue, waking tasks can go in ahead of one that waits.
- * Raises *@oldest to the longest wait among the tasks looked at, whatever their CPUs.
+ * Looks at every task of @dsq_id for one that is due (has waited GUARD_DUE_NS) and may run on
+ * @cpu (any CPU if @cpu < 0); with @move, moves the first such task to this CPU's local queue
+ * (from ops.dispatch). The guard acts at half of starve_ns so that the other half covers the tick
+ * that ends a CPU's current run and the BURST work already queued on that CPU; it serves the due
+ * task itself, wherever it is in the queue (in the vtime-ordered NORMAL queue waking tasks can go
+ * in ahead of one that waits). Lowers *@next_due to the earliest due time of the tasks it passed,
+ * whatever their CPUs. The walk is as long as the queue, but runs only when guard_clear_until has
+ * passed: when a task is due, and once per GUARD_RECHECK_NS otherwise.
  */
-static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, __u64 *oldest)
+static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, bool move, __u64 *next_due)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	__u64 wait;
-	int seen = 0;
+	__u64 due;
 
 	if (!scx_bpf_dsq_nr_queued(dsq_id))
 		return false;	/* the common case, without taking the queue's lock */
 	bpf_for_each(scx_dsq, p, dsq_id, 0) {
 		tctx = lookup_ctx(p);
-		if (tctx && tctx->queued_at && now > tctx->queued_at) {
-			wait = now - tctx->queued_at;
-			if (wait > *oldest)
-				*oldest = wait;
-			if (wait > starve_ns / 2 && (cpu < 0 || cpu_allowed(p, cpu)))
-				return true;
-		}
-		if (++seen >= GUARD_SCAN)
-			break;
+		if (!tctx || !tctx->queued_at)
+			continue;
+		due = tctx->queued_at + GUARD_DUE_NS;
+		if (due <= now && (cpu < 0 || cpu_allowed(p, cpu)) &&
+		    (!move || dsq_move_task(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL)))
+			return true;
+		if (due < *next_due)
+			*next_due = due;
 	}
 	return false;
-}
-
-/* After a scan that found nothing due anywhere: no need to look again for a while. */
-static void guard_note_clear(__u64 now, __u64 oldest)
-{
-	__u64 left = starve_ns / 2 - oldest;
-
-	if (oldest > starve_ns / 2)
-		return;	/* due, though not on the CPU asked about */
-	guard_clear_until = now + (left < GUARD_RECHECK_NS ? left : GUARD_RECHECK_NS);
 }
 
 /* The starvation guard is due: a NORMAL or BATCH task is starving (and may run on @cpu, if >= 0). */
 static bool guard_due(__u64 now, s32 cpu)
 {
-	__u64 oldest = 0;
+	__u64 before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
 
-	if (now < guard_clear_until)
+	if (now < before)
 		return false;
-	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, &oldest) || queue_starving(AGENT_DSQ_NORMAL, now, cpu, &oldest))
+	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, false, &next_due) ||
+	    queue_starving(AGENT_DSQ_NORMAL, now, cpu, false, &next_due))
 		return true;
-	guard_note_clear(now, oldest);
+	guard_note_clear(before, next_due);
 	return false;
 }
 
@@ -805,6 +816,7 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 		kick_for_burst(p, scx_bpf_task_cpu(p), guard);
 		break;
 	case AGENT_CLASS_BATCH:
+		guard_lower(tctx->queued_at + GUARD_DUE_NS);
 		dsq_insert(p, AGENT_DSQ_BATCH, class_slice(class_id), enq_flags);
 		break;
 	default:
@@ -812,6 +824,7 @@ void BPF_STRUCT_OPS(agent_enqueue, struct task_struct *p, u64 enq_flags)
 		vtime = p->scx.dsq_vtime;
 		if ((s64)(vtime - (vtime_now - slice_ns)) < 0)
 			vtime = vtime_now - slice_ns;
+		guard_lower(tctx->queued_at + GUARD_DUE_NS);
 		dsq_insert_vtime(p, AGENT_DSQ_NORMAL, slice_ns, vtime, enq_flags);
 		break;
 	}
@@ -884,18 +897,18 @@ static void reclassify_running(struct task_ctx *tctx, __u32 class_id, s32 cpu)
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
-	__u64 now = bpf_ktime_get_ns(), oldest = 0;
+	__u64 now = bpf_ktime_get_ns(), before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
 	struct task_ctx *prev_ctx;
 	__u32 prev_class = AGENT_NR_CLASSES;
 
-	/* The guard first (guard_due's scans, but only on tasks this CPU may run). */
-	if (now >= guard_clear_until) {
-		if ((queue_starving(AGENT_DSQ_BATCH, now, cpu, &oldest) && dsq_move_to_local(AGENT_DSQ_BATCH)) ||
-		    (queue_starving(AGENT_DSQ_NORMAL, now, cpu, &oldest) && dsq_move_to_local(AGENT_DSQ_NORMAL))) {
+	/* The guard first: guard_due's scans, but only for tasks this CPU may run, and it takes the task. */
+	if (now >= before) {
+		if (queue_starving(AGENT_DSQ_BATCH, now, cpu, true, &next_due) ||
+		    queue_starving(AGENT_DSQ_NORMAL, now, cpu, true, &next_due)) {
 			stat_inc(AGENT_STAT_STARVE_DISPATCH);
 			return;
 		}
-		guard_note_clear(now, oldest);
+		guard_note_clear(before, next_due);
 	}
 	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
 	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;

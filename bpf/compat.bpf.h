@@ -39,6 +39,8 @@ void scx_bpf_dispatch___compat(struct task_struct *p, u64 dsq_id, u64 slice, u64
 void scx_bpf_dispatch_vtime___compat(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
 				     u64 enq_flags) __ksym __weak;
 bool scx_bpf_consume___compat(u64 dsq_id) __ksym __weak;
+bool scx_bpf_dispatch_from_dsq___compat(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p, u64 dsq_id,
+					 u64 enq_flags) __ksym __weak;
 /* kernel names that end in ___v2 (6.19+; move_to_local after 6.19) */
 bool scx_bpf_dsq_insert___v2___compat(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym __weak;
 bool scx_bpf_dsq_move_to_local___v2___compat(u64 dsq_id, u64 enq_flags) __ksym __weak;
@@ -89,6 +91,22 @@ static __always_inline bool dsq_move_to_local(u64 dsq_id)
 	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
 		return scx_bpf_dsq_move_to_local(dsq_id);
 	return scx_bpf_consume___compat(dsq_id);
+}
+
+/* The iterator of the innermost bpf_for_each loop, for the kfuncs that act on the task it is at. */
+#ifndef BPF_FOR_EACH_ITER
+#define BPF_FOR_EACH_ITER (&___it)
+#endif
+
+/*
+ * Moves @p, the task a bpf_for_each(scx_dsq) loop is at, to @dsq_id (from ops.dispatch: the local
+ * DSQ is this CPU's); false if @p left the DSQ since the loop reached it.
+ */
+static __always_inline bool dsq_move_task(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 dsq_id)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move))
+		return scx_bpf_dsq_move(it, p, dsq_id, 0);
+	return scx_bpf_dispatch_from_dsq___compat(it, p, dsq_id, 0);
 }
 
 /*

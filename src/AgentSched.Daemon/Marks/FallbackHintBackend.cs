@@ -237,9 +237,9 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
             return Directory.EnumerateDirectories($"/proc/{pid}/task")
                 .Select(d => int.TryParse(Path.GetFileName(d), out int tid) ? tid : 0).Where(t => t > 0).ToList();
         }
-        catch (DirectoryNotFoundException)
+        catch (IOException)
         {
-            return [];
+            return []; // it exited meanwhile
         }
     }
 

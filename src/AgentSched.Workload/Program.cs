@@ -40,42 +40,26 @@ if (args.Length >= 3 && args[0] == "api" && args[1] == "--socket")
 }
 if (args.Length >= 1 && args[0] == "api-bench")
 {
-    string socket = "/run/agentsched/agentsched.sock", op = "ping";
-    int clients = 1;
-    double benchSeconds = 5;
-    for (int i = 1; i + 1 < args.Length; i += 2)
+    if (OptionPairs(args, ["--socket", "--op", "--clients", "--seconds"]) is not { } o)
     {
-        switch (args[i])
-        {
-            case "--socket": socket = args[i + 1]; break;
-            case "--op": op = args[i + 1]; break;
-            case "--clients": clients = PositiveInt(args[i + 1]); break;
-            case "--seconds": benchSeconds = double.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
-            default: Console.Error.WriteLine($"agentsched-workload: unknown option {args[i]}\n{Usage}"); return 2;
-        }
+        return 2;
     }
-    return ApiBench.Run(socket, op, clients, benchSeconds);
+    return ApiBench.Run(o.GetValueOrDefault("--socket", "/run/agentsched/agentsched.sock"), o.GetValueOrDefault("--op", "ping"),
+        o.TryGetValue("--clients", out string? clients) ? PositiveInt(clients) : 1,
+        o.TryGetValue("--seconds", out string? benchSeconds) ? double.Parse(benchSeconds, System.Globalization.CultureInfo.InvariantCulture) : 5);
 }
 if (args.Length >= 1 && args[0] == "spawn-bench")
 {
-    string? socket = null, cli = null;
-    int runs = 50;
-    for (int i = 1; i + 1 < args.Length; i += 2)
+    if (OptionPairs(args, ["--socket", "--cli", "--runs"]) is not { } o)
     {
-        switch (args[i])
-        {
-            case "--socket": socket = args[i + 1]; break;
-            case "--cli": cli = args[i + 1]; break;
-            case "--runs": runs = PositiveInt(args[i + 1]); break;
-            default: Console.Error.WriteLine($"agentsched-workload: unknown option {args[i]}\n{Usage}"); return 2;
-        }
+        return 2;
     }
-    if (socket is null || cli is null || args.Length % 2 == 0)
+    if (!o.TryGetValue("--socket", out string? socket) || !o.TryGetValue("--cli", out string? cli) || args.Length % 2 == 0)
     {
         Console.Error.WriteLine($"agentsched-workload: spawn-bench needs --socket and --cli\n{Usage}");
         return 2;
     }
-    return SpawnBench.Run(socket, cli, runs);
+    return SpawnBench.Run(socket, cli, o.TryGetValue("--runs", out string? runs) ? PositiveInt(runs) : 50);
 }
 if (args.Length >= 1 && args[0] == "agent")
 {
@@ -163,6 +147,23 @@ StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs, client, r =>
     }
 });
 return 0;
+
+// "--name value" pairs after the command word (a last word without a value is ignored); null, after
+// saying so with the usage, when a name is not one of `known`.
+Dictionary<string, string>? OptionPairs(string[] words, string[] known)
+{
+    var pairs = new Dictionary<string, string>();
+    for (int i = 1; i + 1 < words.Length; i += 2)
+    {
+        if (!known.Contains(words[i]))
+        {
+            Console.Error.WriteLine($"agentsched-workload: unknown option {words[i]}\n{Usage}");
+            return null;
+        }
+        pairs[words[i]] = words[i + 1];
+    }
+    return pairs;
+}
 
 static int PositiveInt(string s) =>
     int.TryParse(s, out int v) && v > 0 ? v : throw new ArgumentException($"'{s}' is not a positive whole number");

@@ -10,8 +10,8 @@ namespace AgentSched.Workload;
 /// already classified costs an agent runtime written in .NET. Times, N times each and interleaved,
 /// <see cref="Process.Start(ProcessStartInfo)"/> of <c>/bin/true</c> to its exit (the floor) and
 /// <see cref="AgentSchedClient.StartProcess"/> of it as BURST to its exit (through the CLI at
-/// <c>--cli</c>). Prints one JSON line per variant, in bench-run's shape:
-/// <c>{"variant":..,"runs":..,"median_us":..,"p10_us":..,"p90_us":..}</c>.
+/// <c>--cli</c>). Prints one line per variant, its name and then each run's time in whole µs, for
+/// scripts/lib/bench-run to take its statistics as it does for its own runs.
 /// </summary>
 internal static class SpawnBench
 {
@@ -32,7 +32,7 @@ internal static class SpawnBench
         Process Spawn() => client.StartProcess(tool, TaskClass.Burst);
         for (int i = 0; i < 3; i++)
         {
-            Time(Plain); // warm the page cache and the JIT-free paths alike
+            Time(Plain); // warm the page cache for both
             Time(Spawn);
         }
         var plain = new List<long>(runs);
@@ -47,12 +47,6 @@ internal static class SpawnBench
         return 0;
     }
 
-    private static void Print(string variant, List<long> ticks)
-    {
-        double[] us = ticks.Select(t => t * 1e6 / Stopwatch.Frequency).Order().ToArray();
-        double At(double q) => us[Math.Min(us.Length - 1, (int)(q * us.Length))];
-        double median = us.Length % 2 == 1 ? us[us.Length / 2] : (us[us.Length / 2 - 1] + us[us.Length / 2]) / 2;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"variant\":\"{variant}\",\"runs\":{us.Length},\"median_us\":{median:F0},\"p10_us\":{At(0.1):F0},\"p90_us\":{At(0.9):F0}}}"));
-    }
+    private static void Print(string variant, List<long> ticks) =>
+        Console.WriteLine(variant + " " + string.Join(' ', ticks.Select(t => (t * 1_000_000 / Stopwatch.Frequency).ToString(CultureInfo.InvariantCulture))));
 }

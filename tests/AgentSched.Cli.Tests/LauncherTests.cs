@@ -21,11 +21,14 @@ public sealed class LauncherTests
 
     private static string LauncherSource => Path.Combine(RepoPaths.Root, "src", "AgentSched.Cli", "Launcher", "agentsched.c");
 
+    /// <summary>The built launcher, where artifacts/bin/agentsched points.</summary>
+    private static string PublishedLauncher => new FileInfo(RepoPaths.Cli).ResolveLinkTarget(returnFinalTarget: true)!.FullName;
+
     /// <summary>A copy of the launcher alone in a directory: a run it hands to the .NET CLI fails there.</summary>
     private static string LoneLauncher()
     {
         string copy = Path.Combine(DaemonProcess.NewDirectory(), "agentsched");
-        File.Copy(Path.GetFullPath(new FileInfo(RepoPaths.Cli).ResolveLinkTarget(returnFinalTarget: true)!.FullName), copy);
+        File.Copy(PublishedLauncher, copy);
         File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserExecute);
         return copy;
     }
@@ -134,7 +137,7 @@ public sealed class LauncherTests
         Assert.Equal(((int)RunCommand.MarkTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture), Define("MARK_TIMEOUT_MS"));
         Assert.Equal(RunCommand.MarkTimedOutOptionName, Define("TIMED_OUT_OPTION"));
         // The .NET CLI is where the launcher looks for it.
-        string publish = Path.GetDirectoryName(new FileInfo(RepoPaths.Cli).ResolveLinkTarget(returnFinalTarget: true)!.FullName)!;
+        string publish = Path.GetDirectoryName(PublishedLauncher)!;
         Assert.True(File.Exists(Path.Combine(publish, Define("CLI_NAME"))), $"{Define("CLI_NAME")} is not beside the launcher in {publish}");
         Assert.Equal(Define("CLI_NAME"), typeof(CliApp).Assembly.GetName().Name);
     }

@@ -212,7 +212,7 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
             {
                 continue;
             }
-            foreach (int tid in TaskIds(p.Pid))
+            foreach (int tid in ProcessHandle.TaskIdsOf(p.Pid))
             {
                 try
                 {
@@ -227,19 +227,6 @@ internal sealed partial class FallbackHintBackend(ILogger? logger = null) : IHin
                     // not ours to change: the others still go back
                 }
             }
-        }
-    }
-
-    private static IEnumerable<int> TaskIds(int pid)
-    {
-        try
-        {
-            return Directory.EnumerateDirectories($"/proc/{pid}/task")
-                .Select(d => int.TryParse(Path.GetFileName(d), out int tid) ? tid : 0).Where(t => t > 0).ToList();
-        }
-        catch (IOException)
-        {
-            return []; // it exited meanwhile
         }
     }
 

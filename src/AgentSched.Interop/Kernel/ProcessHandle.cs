@@ -102,10 +102,25 @@ public sealed class ProcessHandle : IDisposable
     public IReadOnlyList<int> ThreadIds()
     {
         ObjectDisposedException.ThrowIf(_pidfd.IsClosed, this);
+        List<int> tids = TaskIdsOf(Pid);
+        if (tids.Count == 0 || !IsAlive)
+        {
+            throw new SyscallException($"read /proc/{Pid}/task", ESRCH);
+        }
+        tids.Sort();
+        return tids;
+    }
+
+    /// <summary>
+    /// The ids of process <paramref name="pid"/>'s threads (/proc/&lt;pid&gt;/task); empty when it
+    /// has exited. Without a pidfd this can race with pid reuse: act on each through a <see cref="ThreadRef"/>.
+    /// </summary>
+    public static List<int> TaskIdsOf(int pid)
+    {
         var tids = new List<int>();
         try
         {
-            foreach (string dir in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+            foreach (string dir in Directory.EnumerateDirectories($"/proc/{pid}/task"))
             {
                 if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int tid))
                 {
@@ -113,15 +128,10 @@ public sealed class ProcessHandle : IDisposable
                 }
             }
         }
-        catch (DirectoryNotFoundException)
+        catch (IOException)
         {
-            tids.Clear();
+            tids.Clear(); // it exited meanwhile
         }
-        if (tids.Count == 0 || !IsAlive)
-        {
-            throw new SyscallException($"read /proc/{Pid}/task", ESRCH);
-        }
-        tids.Sort();
         return tids;
     }
 
@@ -178,7 +188,7 @@ public sealed class ProcessHandle : IDisposable
         return null;
     }
 
-    private static string? ReadProcFile(int pid, string name)
+    internal static string? ReadProcFile(int pid, string name)
     {
         try
         {

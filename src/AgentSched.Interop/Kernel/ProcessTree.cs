@@ -63,35 +63,21 @@ public static class ProcessTree
     }
 
     /// <summary>The process <paramref name="pid"/>; null when there is none, or the pid is a thread's.</summary>
-    internal static ProcessLink? Read(int pid)
-    {
-        string status;
-        try
-        {
-            status = File.ReadAllText($"/proc/{pid}/status");
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
-        {
-            return null;
-        }
-        return Parse(pid, status);
-    }
+    internal static ProcessLink? Read(int pid) =>
+        ProcessHandle.ReadProcFile(pid, "status") is { } status ? Parse(pid, status) : null;
 
     /// <summary>Tgid, PPid and the real uid from /proc/&lt;pid&gt;/status; null for a thread that is not its group's leader, or a malformed file.</summary>
     internal static ProcessLink? Parse(int pid, string status)
     {
         int? tgid = null, ppid = null;
-        uint? uid = null;
         foreach (string line in status.Split('\n'))
         {
-            if (line.StartsWith("Tgid:", StringComparison.Ordinal)) tgid = (int?)Number(line);
-            else if (line.StartsWith("PPid:", StringComparison.Ordinal)) ppid = (int?)Number(line);
-            else if (line.StartsWith("Uid:", StringComparison.Ordinal)) uid = (uint?)Number(line);
+            if (line.StartsWith("Tgid:", StringComparison.Ordinal)) tgid = Number(line);
+            else if (line.StartsWith("PPid:", StringComparison.Ordinal)) ppid = Number(line);
         }
-        return tgid == pid && ppid is { } parent && uid is { } u ? new ProcessLink(pid, parent, u) : null;
+        return tgid == pid && ppid is { } parent && ProcessHandle.ParseRealUid(status) is { } uid ? new ProcessLink(pid, parent, uid) : null;
 
-        static uint? Number(string line) =>
-            line.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries) is [_, var first, ..]
-            && uint.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out uint n) ? n : null;
+        static int? Number(string line) =>
+            int.TryParse(line.AsSpan(5).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : null;
     }
 }

@@ -69,7 +69,8 @@
  * queued task is covered, not only the first few: the guard keeps the earliest time any queued
  * task becomes due (guard_clear_until), which each enqueue lowers and a walk over both queues
  * renews, so the checks on the hot paths are one comparison and the walks happen only when a task
- * is due, or once per starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at
+ * is due (then on every CPU that looks for work, each serving one) or once per starve_ns / 8 as a
+ * backstop (on one CPU). What the guard cannot bound: many due tasks at
  * once on few CPUs (they are served one slice each, in turn), higher sched classes, and affinity.
  * BURST tasks are served first and wait only behind BURST work queued before them and the runs
  * the guard serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md
@@ -78,14 +79,17 @@
  * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
  * wakes it synchronously (a pipe or socket hand-off: the waker is about to block) and nothing else
  * is queued on the waker's CPU, the head of that CPU, which frees up first and needs no IPI; else
- * an idle CPU in the waker's LLC (where the data it was woken for is); else its home CPU if idle
- * (the hint's, or the one it last ran on); else an idle whole core or any idle CPU; else, for a
- * synchronous wakeup by a NORMAL waker, the head of the waker's CPU as above (a NORMAL slice is
- * short); else a CPU running NORMAL or BATCH work, which is preempted (for a synchronous wakeup
- * the waker's own CPU first: a BATCH waker's long slice is not trusted to end soon, and a CPU
- * kicks itself without an IPI to another CPU, though sched_ext runs the kick as an irq_work, a
+ * its home CPU if idle (the hint's, or the one it last ran on); else the kernel's topology-aware
+ * idle pick (a whole idle core, then one in the previous CPU's LLC, its NUMA node, anywhere);
+ * else, for a synchronous wakeup by a NORMAL waker, the head of the waker's CPU as above (a NORMAL
+ * slice is short); else a CPU running NORMAL or BATCH work, which is preempted (for a synchronous
+ * wakeup the waker's own CPU first: a BATCH waker's long slice is not trusted to end soon, and a
+ * CPU kicks itself without an IPI to another CPU, though sched_ext runs the kick as an irq_work, a
  * self-interrupt). The waker's class is the current task's own, and only a task
  * on agent_class counts (in partial mode most wakers are fair-class tasks, which may not block).
+ * No step of this loops over the CPUs: the idle pick and the preemptible-CPU search are word
+ * operations on cpumasks (the kernel's idle masks, and preemptible_cpus, which mirrors cpu_class),
+ * so a wakeup costs the same on 2 CPUs as on 256 bar those masks' length in words.
  * After placement the task is pinned to that CPU for antimig_ns: a preempted BURST task goes back
  * onto that CPU's local queue, so no other CPU pulls it away mid-step. NORMAL and BATCH use the
  * kernel's default idle selection.
@@ -100,7 +104,7 @@
  *                                inflates every time by ~10x)
  *   antimig_ns          500 us   anti-migration window after a BURST placement
  *   trace_steps         1        record steps of marked tasks (0: off)
- *   nr_cpus             -        possible CPUs, for loops over CPUs
+ *   nr_cpus             -        possible CPUs (AGENT_MAX_CPUS at most): the CPU ids that exist
  *
  * Steps. For every task with a hint (its own, its process's, or inherited) agent_class records each
  * step: from becoming runnable after blocking to blocking again. It splits the step's wall time
@@ -113,8 +117,7 @@
  * A task that leaves agent_class mid-step (switched to another sched class) has that step
  * discarded. trace_steps = 0 compiles all of it out at load time.
  *
- * Caveats: LLC topology comes from the `cpu_llc` map, which userspace fills (all zero means one
- * LLC). Step windows use CLOCK_MONOTONIC (bpf_ktime_get_ns), the clock userspace writes them in.
+ * Caveats: step windows use CLOCK_MONOTONIC (bpf_ktime_get_ns), the clock userspace writes them in.
  * The kfuncs and flags that differ between kernels go through compat.bpf.h, which picks the
  * running kernel's at load time.
  */
@@ -229,15 +232,14 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, AGENT_MAX_CPUS);
-	__type(key, __u32);
-	__type(value, __u32);
-} cpu_llc SEC(".maps");
-
 /* The class of the task each CPU last started running. */
 __u32 cpu_class[AGENT_MAX_CPUS];
+/*
+ * The CPUs whose cpu_class is not BURST, which a waking BURST task may preempt: cpu_class as a
+ * cpumask, so that finding one is a few word operations rather than a loop over the CPUs. Each
+ * CPU updates its own bit, when its class changes between BURST and the others.
+ */
+struct bpf_cpumask __kptr *preemptible_cpus SEC(".data.cpumasks");
 /* The NORMAL queue's virtual clock. */
 __u64 vtime_now;
 
@@ -291,9 +293,30 @@ static __u32 log2_bucket(__u64 ns)
 {
 	__u32 bucket = 0;
 
-	while (bucket < AGENT_LAT_BUCKETS - 1 && (ns >> (bucket + 1)))
-		bucket++;
-	return bucket;
+	/* A binary search of the top set bit: six steps, where a loop over the bits took up to 31. */
+	if (ns >> 32) {
+		ns >>= 32;
+		bucket += 32;
+	}
+	if (ns >> 16) {
+		ns >>= 16;
+		bucket += 16;
+	}
+	if (ns >> 8) {
+		ns >>= 8;
+		bucket += 8;
+	}
+	if (ns >> 4) {
+		ns >>= 4;
+		bucket += 4;
+	}
+	if (ns >> 2) {
+		ns >>= 2;
+		bucket += 2;
+	}
+	if (ns >> 1)
+		bucket += 1;
+	return bucket < AGENT_LAT_BUCKETS - 1 ? bucket : AGENT_LAT_BUCKETS - 1;
 }
 
 static void record_wait(__u32 class_id, __u64 wait_ns)
@@ -492,13 +515,6 @@ static void count_dispatch(__u32 class_id)
 		stat_inc(AGENT_STAT_DISPATCH_NORMAL);
 }
 
-static __u32 llc_of(s32 cpu)
-{
-	__u32 key = cpu, *llc = bpf_map_lookup_elem(&cpu_llc, &key);
-
-	return llc ? *llc : 0;
-}
-
 /* @cpu's slot in cpu_class; NULL when out of range (or < 0). */
 static __u32 *cpu_class_slot(s32 cpu)
 {
@@ -510,13 +526,23 @@ static __u32 *cpu_class_slot(s32 cpu)
 	return &cpu_class[idx & (AGENT_MAX_CPUS - 1)];
 }
 
-/* Records that @cpu now runs a task of @class_id. */
+/* Records that @cpu, the CPU this runs on, now runs a task of @class_id. */
 static void set_cpu_class(s32 cpu, __u32 class_id)
 {
 	__u32 *slot = cpu_class_slot(cpu);
+	struct bpf_cpumask *mask;
+	bool was_burst;
 
-	if (slot)
-		*slot = class_id;
+	if (!slot)
+		return;
+	was_burst = *slot == AGENT_CLASS_BURST;
+	*slot = class_id;
+	if (was_burst == (class_id == AGENT_CLASS_BURST) || !(mask = preemptible_cpus))
+		return;
+	if (was_burst)
+		bpf_cpumask_set_cpu(cpu, mask);
+	else
+		bpf_cpumask_clear_cpu(cpu, mask);
 }
 
 static bool runs_burst(s32 cpu)
@@ -556,17 +582,15 @@ static __u32 waker_class(void)
 /* A CPU p may use that runs NORMAL or BATCH work, preferring @first; -1 if every one runs BURST. */
 static s32 preemptible_cpu(struct task_struct *p, s32 first)
 {
-	s32 cpu;
+	struct bpf_cpumask *mask = preemptible_cpus;
+	__u32 cpu;
 
 	if (cpu_allowed(p, first) && !runs_burst(first))
 		return first;
-	bpf_for(cpu, 0, nr_cpus) {
-		if (cpu >= AGENT_MAX_CPUS)
-			break;
-		if (cpu_allowed(p, cpu) && !runs_burst(cpu))
-			return cpu;
-	}
-	return -1;
+	if (!mask)
+		return -1;
+	cpu = bpf_cpumask_any_and_distribute(p->cpus_ptr, (const struct cpumask *)mask);
+	return cpu < nr_cpus ? cpu : -1;
 }
 
 enum placement {
@@ -583,12 +607,17 @@ enum placement {
 /*
  * Until this time no task in the NORMAL and BATCH queues is due, so the guard's checks on the hot
  * paths are one comparison. It is kept at or before the earliest due time of the queued tasks:
- * ops.enqueue lowers it for each task it queues there (guard_lower), and a scan that finds nothing
- * due sets it to the earliest due time it saw (guard_note_clear), at most GUARD_RECHECK_NS ahead.
- * Both update it by compare-and-swap, so a scan never raises it past a task queued while it ran;
- * what a scan can still miss (a task queued again with its old wait while the scan ran) is found by
- * the next one, GUARD_RECHECK_NS later at most.
+ * ops.enqueue lowers it for each task it queues there (guard_lower), and a walk of the queues sets
+ * it to the earliest due time it saw, at most GUARD_RECHECK_NS ahead, or to GUARD_DUE when a task
+ * is due. While it is GUARD_DUE every check walks, so that each CPU that looks for work can serve
+ * a due task; the first walk that finds none due moves it ahead again. When a time it predicted
+ * passes, one CPU looks: it claims the walk by moving the time ahead with a compare-and-swap, and
+ * the others go on as if nothing were due until it has looked (on a large host, every CPU would
+ * otherwise walk the same queues at the same moment). After the claim the walk only lowers it, so
+ * it never raises it past a task queued meanwhile; what a walk can still miss (a task queued again
+ * with its old wait while the walk ran) is found by the next one, GUARD_RECHECK_NS later at most.
  */
+#define GUARD_DUE	0
 __u64 guard_clear_until;
 
 /* A task due at @due was queued: the guard must look again by then. */
@@ -603,12 +632,6 @@ static void guard_lower(__u64 due)
 			return;
 		cur = seen;
 	}
-}
-
-/* A scan that started when guard_clear_until was @before found nothing due before @next_due. */
-static void guard_note_clear(__u64 before, __u64 next_due)
-{
-	__sync_val_compare_and_swap(&guard_clear_until, before, next_due);
 }
 
 /*
@@ -643,69 +666,77 @@ static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, bool move, __u64 *n
 	return false;
 }
 
-/* The starvation guard is due: a NORMAL or BATCH task is starving (and may run on @cpu, if >= 0). */
-static bool guard_due(__u64 now, s32 cpu)
+/*
+ * The starvation guard is due: a NORMAL or BATCH task is starving and may run on @cpu (any CPU if
+ * @cpu < 0). With @move (from ops.dispatch), the due task is moved to this CPU. False without a
+ * look while guard_clear_until is ahead, or while another CPU checks a time that passed.
+ */
+static bool guard_check(__u64 now, s32 cpu, bool move)
 {
 	__u64 before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
+	bool due;
 
 	if (now < before)
 		return false;
-	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, false, &next_due) ||
-	    queue_starving(AGENT_DSQ_NORMAL, now, cpu, false, &next_due))
-		return true;
-	guard_note_clear(before, next_due);
-	return false;
+	if (before != GUARD_DUE && __sync_val_compare_and_swap(&guard_clear_until, before, next_due) != before)
+		return false;
+	due = queue_starving(AGENT_DSQ_BATCH, now, cpu, move, &next_due) ||
+	      queue_starving(AGENT_DSQ_NORMAL, now, cpu, move, &next_due);
+	if (due || next_due <= now)	/* this CPU's, or another's (affinity) */
+		guard_lower(GUARD_DUE);
+	else if (before == GUARD_DUE)
+		__sync_val_compare_and_swap(&guard_clear_until, GUARD_DUE, next_due);
+	else
+		guard_lower(next_due);
+	return due;
+}
+
+static bool guard_due(__u64 now, s32 cpu)
+{
+	return guard_check(now, cpu, false);
 }
 
 /* Where a waking BURST task runs (see the top comment), and how it gets that CPU. */
-static s32 pick_burst_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, struct agent_hint *hint,
-			  struct task_ctx *tctx, enum placement *how)
+static s32 pick_burst_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, struct task_ctx *tctx,
+			  enum placement *how)
 {
-	s32 cpu, home, this_cpu = bpf_get_smp_processor_id();
-	__u32 waker_llc = llc_of(this_cpu), waker = AGENT_NR_CLASSES;
-	bool sync = false;
+	s32 cpu, home = tctx->home_cpu, this_cpu = bpf_get_smp_processor_id();
+	__u32 waker = AGENT_NR_CLASSES;
+	bool is_idle = false;
 
+	*how = PLACE_IDLE;
+	if (cpu_allowed(p, prev_cpu) && scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+		return prev_cpu;
 	/*
 	 * A synchronous wakeup (a pipe or socket hand-off: the waker is about to block) by a task on
 	 * agent_class, with nothing else queued on the waker's CPU to go before the wakee or to be
 	 * stacked behind it.
 	 */
 	if ((wake_flags & scx_flag(scx_wake_flags, SCX_WAKE_SYNC)) && cpu_allowed(p, this_cpu) &&
-	    !scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL)) {
+	    !scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL))
 		waker = waker_class();
-		sync = waker < AGENT_NR_CLASSES;
-	}
-	*how = PLACE_IDLE;
-	if (cpu_allowed(p, prev_cpu) && scx_bpf_test_and_clear_cpu_idle(prev_cpu))
-		return prev_cpu;
-	if (sync && waker == AGENT_CLASS_BURST) {
+	if (waker == AGENT_CLASS_BURST) {
 		*how = PLACE_SYNC;
 		return this_cpu;
 	}
-	bpf_for(cpu, 0, nr_cpus) {
-		if (cpu >= AGENT_MAX_CPUS)
-			break;
-		if (llc_of(cpu) == waker_llc && cpu_allowed(p, cpu) && scx_bpf_test_and_clear_cpu_idle(cpu))
-			return cpu;
-	}
-	home = hint && hint->home_cpu >= 0 ? hint->home_cpu : tctx->last_cpu;
-	if (cpu_allowed(p, home) && scx_bpf_test_and_clear_cpu_idle(home))
+	if (home != prev_cpu && cpu_allowed(p, home) && scx_bpf_test_and_clear_cpu_idle(home))
 		return home;
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, SCX_PICK_IDLE_CORE);
-	if (cpu >= 0)
-		return cpu;
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu >= 0)
+	/*
+	 * The kernel's idle selection knows the topology and costs word operations on cpumasks, not
+	 * a loop over the CPUs: a whole idle core first (SMT), then prev_cpu's LLC, its node, any.
+	 * Without SCX_WAKE_SYNC, which would make it answer the (busy) waker's CPU: handled above.
+	 */
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags & ~scx_flag(scx_wake_flags, SCX_WAKE_SYNC), &is_idle);
+	if (is_idle)
 		return cpu;
 	/* No idle CPU: a NORMAL waker's CPU frees up first (its slice is short, unlike BATCH's). */
-	if (sync && waker == AGENT_CLASS_NORMAL) {
+	if (waker == AGENT_CLASS_NORMAL) {
 		*how = PLACE_SYNC;
 		return this_cpu;
 	}
 	/* Preempting the waker's own CPU sends no IPI to another one. */
-	cpu = preemptible_cpu(p, sync ? this_cpu : prev_cpu);
 	*how = PLACE_PREEMPT;
-	return cpu;
+	return preemptible_cpu(p, waker < AGENT_NR_CLASSES ? this_cpu : prev_cpu);
 }
 
 s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -737,7 +768,7 @@ s32 BPF_STRUCT_OPS(agent_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 
 	if (guard_due(now, -1))
 		return prev_cpu;	/* the starvation guard goes first: no direct placement, ops.enqueue queues it */
-	cpu = pick_burst_cpu(p, prev_cpu, wake_flags, hint, tctx, &how);
+	cpu = pick_burst_cpu(p, prev_cpu, wake_flags, tctx, &how);
 	if (cpu < 0)
 		return prev_cpu;	/* every CPU runs BURST: wait in the BURST queue */
 	dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, how == PLACE_IDLE ? 0 : scx_flag(scx_enq_flags, SCX_ENQ_HEAD));
@@ -897,18 +928,14 @@ static void reclassify_running(struct task_ctx *tctx, __u32 class_id, s32 cpu)
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
-	__u64 now = bpf_ktime_get_ns(), before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
+	__u64 now = bpf_ktime_get_ns();
 	struct task_ctx *prev_ctx;
 	__u32 prev_class = AGENT_NR_CLASSES;
 
-	/* The guard first: guard_due's scans, but only for tasks this CPU may run, and it takes the task. */
-	if (now >= before) {
-		if (queue_starving(AGENT_DSQ_BATCH, now, cpu, true, &next_due) ||
-		    queue_starving(AGENT_DSQ_NORMAL, now, cpu, true, &next_due)) {
-			stat_inc(AGENT_STAT_STARVE_DISPATCH);
-			return;
-		}
-		guard_note_clear(before, next_due);
+	/* The guard first: a due task this CPU may run is moved here. */
+	if (guard_check(now, cpu, true)) {
+		stat_inc(AGENT_STAT_STARVE_DISPATCH);
+		return;
 	}
 	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
 	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;
@@ -967,7 +994,7 @@ void BPF_STRUCT_OPS(agent_tick, struct task_struct *p)
 	 * so that an overloaded machine, where some head is nearly always due, does not switch at
 	 * every tick.
 	 */
-	if ((tctx->run_class == AGENT_CLASS_BURST || ran >= slice_ns) &&
+	if ((tctx->run_class == AGENT_CLASS_BURST || ran >= slice_ns) && now >= guard_clear_until &&
 	    guard_due(now, scx_bpf_task_cpu(p))) {
 		task_set_slice(p, 0);
 		return;
@@ -1168,7 +1195,17 @@ s32 BPF_STRUCT_OPS(agent_init_task, struct task_struct *p, struct scx_init_task_
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(agent_init)
 {
+	struct bpf_cpumask *mask;
 	s32 ret;
+
+	/* Every CPU starts as NORMAL in cpu_class (0), so every one is preemptible. */
+	mask = bpf_cpumask_create();
+	if (!mask)
+		return -ENOMEM;
+	bpf_cpumask_setall(mask);
+	mask = bpf_kptr_xchg(&preemptible_cpus, mask);
+	if (mask)
+		bpf_cpumask_release(mask);
 
 	if ((ret = scx_bpf_create_dsq(AGENT_DSQ_BURST, -1)) ||
 	    (ret = scx_bpf_create_dsq(AGENT_DSQ_NORMAL, -1)) ||

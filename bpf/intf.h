@@ -59,7 +59,7 @@ enum agent_stat_idx {
 };
 
 enum agent_limits {
-	AGENT_MAX_CPUS		= 1024,	/* size of the per-CPU topology map `cpu_llc` */
+	AGENT_MAX_CPUS		= 1024,	/* CPU ids agent_class keeps per-CPU state for (cpu_class) */
 };
 
 enum agent_latency_sizes {

@@ -116,7 +116,6 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
             {
                 _selfStepProblem = selfSteps ? null : $"the kernel has no {SelfStepHook} to attach self-steps to",
             };
-            WriteTopology(obj.Map("cpu_llc"));
             return scheduler;
         }
         catch
@@ -272,31 +271,5 @@ public sealed unsafe partial class AgentClassScheduler : IDisposable
         _stepRings.Dispose();
         _exitInfo.Dispose();
         _obj?.Dispose();
-    }
-
-    /// <summary>Fills `cpu_llc` with each CPU's last-level cache id from sysfs (all 0 when unknown).</summary>
-    private static void WriteTopology(BpfMap llc)
-    {
-        int cpus = Math.Min(BpfMap.PossibleCpus, AgentLimits.MaxCpus);
-        for (uint cpu = 0; cpu < cpus; cpu++)
-        {
-            uint id = ReadLlcId(cpu);
-            llc.Update(MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in cpu)), MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in id)));
-        }
-    }
-
-    private static uint ReadLlcId(uint cpu)
-    {
-        foreach (string index in new[] { "index3", "index2" })
-        {
-            try
-            {
-                return uint.Parse(File.ReadAllText($"/sys/devices/system/cpu/cpu{cpu}/cache/{index}/id").Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-            {
-            }
-        }
-        return 0;
     }
 }

@@ -52,6 +52,21 @@ public sealed class AbiTests : IDisposable
         Assert.Equal(AgentAbi.Version, (int)_obj.GetRodata<uint>("abi_version"));
     }
 
+    /// <summary>The tunables' defaults have one owner, the BPF object; the C# record (and the daemon's options, which take it) must say the same.</summary>
+    [Fact]
+    public void TunableDefaultsMatchTheObjectsRodata()
+    {
+        var t = new AgentSched.Interop.Scheduler.AgentClassTunables();
+        Assert.Equal((ulong)t.SliceUs * 1000, _obj.GetRodata<ulong>("slice_ns"));
+        Assert.Equal((uint)t.BatchSliceMultiplier, _obj.GetRodata<uint>("batch_slice_mult"));
+        Assert.Equal((ulong)t.StepBudgetUs * 1000, _obj.GetRodata<ulong>("step_budget_ns"));
+        Assert.Equal((ulong)t.CreditPeriodMs * 1_000_000, _obj.GetRodata<ulong>("credit_period_ns"));
+        Assert.Equal((uint)t.CreditSharePercent, _obj.GetRodata<uint>("credit_share_pct"));
+        Assert.Equal((ulong)t.StarveMs * 1_000_000, _obj.GetRodata<ulong>("starve_ns"));
+        Assert.Equal((ulong)t.AntiMigrationUs * 1000, _obj.GetRodata<ulong>("antimig_ns"));
+        Assert.Equal(t.TraceSteps ? (byte)1 : (byte)0, _obj.GetRodata<byte>("trace_steps"));
+    }
+
     [Theory]
     [InlineData("agent_hint", typeof(AgentHint))]
     [InlineData("agent_exit_info", typeof(AgentExitInfo))]

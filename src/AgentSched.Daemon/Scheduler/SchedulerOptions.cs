@@ -21,6 +21,9 @@ public sealed class SchedulerOptions
 {
     public const string Section = "Scheduler";
 
+    /// <summary>agent_class's own defaults (AbiTests checks them against the object's .rodata).</summary>
+    private static readonly AgentClassTunables s_defaults = new();
+
     /// <summary><c>auto</c>, <c>sched_ext</c> or <c>fallback</c>; see <see cref="SchedulerMode"/>.</summary>
     public string Mode { get; set; } = "auto";
 
@@ -32,31 +35,31 @@ public sealed class SchedulerOptions
     };
 
     /// <summary>Time slice of BURST and NORMAL tasks, in microseconds (BPF: slice_ns).</summary>
-    public int SliceUs { get; set; } = 3000;
+    public int SliceUs { get; set; } = s_defaults.SliceUs;
 
     /// <summary>BATCH tasks get SliceUs times this (BPF: batch_slice_mult).</summary>
-    public int BatchSliceMultiplier { get; set; } = 4;
+    public int BatchSliceMultiplier { get; set; } = s_defaults.BatchSliceMultiplier;
 
     /// <summary>BURST CPU per step before demotion to NORMAL (BPF: step_budget_ns).</summary>
-    public int StepBudgetUs { get; set; } = 8000;
+    public int StepBudgetUs { get; set; } = s_defaults.StepBudgetUs;
 
     /// <summary>The BURST credit period (BPF: credit_period_ns).</summary>
-    public int CreditPeriodMs { get; set; } = 100;
+    public int CreditPeriodMs { get; set; } = s_defaults.CreditPeriodMs;
 
     /// <summary>The share of one CPU a task may use as BURST per credit period (BPF: credit_share_pct).</summary>
-    public int CreditSharePercent { get; set; } = 50;
+    public int CreditSharePercent { get; set; } = s_defaults.CreditSharePercent;
 
     /// <summary>Starvation bound for NORMAL and BATCH (BPF: starve_ns).</summary>
-    public int StarveMs { get; set; } = 100;
+    public int StarveMs { get; set; } = s_defaults.StarveMs;
 
     /// <summary>Anti-migration window after a BURST placement (BPF: antimig_ns).</summary>
-    public int AntiMigrationUs { get; set; } = 500;
+    public int AntiMigrationUs { get; set; } = s_defaults.AntiMigrationUs;
 
     /// <summary>Partial mode: only SCHED_EXT tasks (the marked ones) run on agent_class.</summary>
     public bool Partial { get; set; }
 
     /// <summary>Record the steps of marked tasks: step histograms, step metrics and <c>agentsched trace</c> (BPF: trace_steps).</summary>
-    public bool TraceSteps { get; set; } = true;
+    public bool TraceSteps { get; set; } = s_defaults.TraceSteps;
 
     /// <summary>bpffs directory where the attached scheduler's link and maps are pinned.</summary>
     public string PinPath { get; set; } = "/sys/fs/bpf/agentsched";

@@ -69,8 +69,7 @@
  * queued task is covered, not only the first few: the guard keeps the earliest time any queued
  * task becomes due (guard_clear_until), which each enqueue lowers and a walk over both queues
  * renews, so the checks on the hot paths are one comparison and the walks happen only when a task
- * is due (then on every CPU that looks for work, each serving one) or once per starve_ns / 8 as a
- * backstop (on one CPU). What the guard cannot bound: many due tasks at
+ * is due, or once per starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at
  * once on few CPUs (they are served one slice each, in turn), higher sched classes, and affinity.
  * BURST tasks are served first and wait only behind BURST work queued before them and the runs
  * the guard serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md
@@ -607,17 +606,12 @@ enum placement {
 /*
  * Until this time no task in the NORMAL and BATCH queues is due, so the guard's checks on the hot
  * paths are one comparison. It is kept at or before the earliest due time of the queued tasks:
- * ops.enqueue lowers it for each task it queues there (guard_lower), and a walk of the queues sets
- * it to the earliest due time it saw, at most GUARD_RECHECK_NS ahead, or to GUARD_DUE when a task
- * is due. While it is GUARD_DUE every check walks, so that each CPU that looks for work can serve
- * a due task; the first walk that finds none due moves it ahead again. When a time it predicted
- * passes, one CPU looks: it claims the walk by moving the time ahead with a compare-and-swap, and
- * the others go on as if nothing were due until it has looked (on a large host, every CPU would
- * otherwise walk the same queues at the same moment). After the claim the walk only lowers it, so
- * it never raises it past a task queued meanwhile; what a walk can still miss (a task queued again
- * with its old wait while the walk ran) is found by the next one, GUARD_RECHECK_NS later at most.
+ * ops.enqueue lowers it for each task it queues there (guard_lower), and a scan that finds nothing
+ * due sets it to the earliest due time it saw (guard_note_clear), at most GUARD_RECHECK_NS ahead.
+ * Both update it by compare-and-swap, so a scan never raises it past a task queued while it ran;
+ * what a scan can still miss (a task queued again with its old wait while the scan ran) is found by
+ * the next one, GUARD_RECHECK_NS later at most.
  */
-#define GUARD_DUE	0
 __u64 guard_clear_until;
 
 /* A task due at @due was queued: the guard must look again by then. */
@@ -632,6 +626,12 @@ static void guard_lower(__u64 due)
 			return;
 		cur = seen;
 	}
+}
+
+/* A scan that started when guard_clear_until was @before found nothing due before @next_due. */
+static void guard_note_clear(__u64 before, __u64 next_due)
+{
+	__sync_val_compare_and_swap(&guard_clear_until, before, next_due);
 }
 
 /*
@@ -666,34 +666,18 @@ static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, bool move, __u64 *n
 	return false;
 }
 
-/*
- * The starvation guard is due: a NORMAL or BATCH task is starving and may run on @cpu (any CPU if
- * @cpu < 0). With @move (from ops.dispatch), the due task is moved to this CPU. False without a
- * look while guard_clear_until is ahead, or while another CPU checks a time that passed.
- */
-static bool guard_check(__u64 now, s32 cpu, bool move)
+/* The starvation guard is due: a NORMAL or BATCH task is starving (and may run on @cpu, if >= 0). */
+static bool guard_due(__u64 now, s32 cpu)
 {
 	__u64 before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
-	bool due;
 
 	if (now < before)
 		return false;
-	if (before != GUARD_DUE && __sync_val_compare_and_swap(&guard_clear_until, before, next_due) != before)
-		return false;
-	due = queue_starving(AGENT_DSQ_BATCH, now, cpu, move, &next_due) ||
-	      queue_starving(AGENT_DSQ_NORMAL, now, cpu, move, &next_due);
-	if (due || next_due <= now)	/* this CPU's, or another's (affinity) */
-		guard_lower(GUARD_DUE);
-	else if (before == GUARD_DUE)
-		__sync_val_compare_and_swap(&guard_clear_until, GUARD_DUE, next_due);
-	else
-		guard_lower(next_due);
-	return due;
-}
-
-static bool guard_due(__u64 now, s32 cpu)
-{
-	return guard_check(now, cpu, false);
+	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, false, &next_due) ||
+	    queue_starving(AGENT_DSQ_NORMAL, now, cpu, false, &next_due))
+		return true;
+	guard_note_clear(before, next_due);
+	return false;
 }
 
 /* Where a waking BURST task runs (see the top comment), and how it gets that CPU. */
@@ -928,14 +912,18 @@ static void reclassify_running(struct task_ctx *tctx, __u32 class_id, s32 cpu)
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
 	struct task_ctx *prev_ctx;
 	__u32 prev_class = AGENT_NR_CLASSES;
 
-	/* The guard first: a due task this CPU may run is moved here. */
-	if (guard_check(now, cpu, true)) {
-		stat_inc(AGENT_STAT_STARVE_DISPATCH);
-		return;
+	/* The guard first: guard_due's scans, but only for tasks this CPU may run, and it takes the task. */
+	if (now >= before) {
+		if (queue_starving(AGENT_DSQ_BATCH, now, cpu, true, &next_due) ||
+		    queue_starving(AGENT_DSQ_NORMAL, now, cpu, true, &next_due)) {
+			stat_inc(AGENT_STAT_STARVE_DISPATCH);
+			return;
+		}
+		guard_note_clear(before, next_due);
 	}
 	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
 	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;

@@ -290,31 +290,15 @@ static void count_runnable(struct task_ctx *tctx, __u32 class_id)
 /* The log2 histogram bucket of @ns: b for [2^b, 2^(b+1)), the last one for everything longer. */
 static __u32 log2_bucket(__u64 ns)
 {
-	__u32 bucket = 0;
+	__u32 bucket = 0, shift;
 
 	/* A binary search of the top set bit: six steps, where a loop over the bits took up to 31. */
-	if (ns >> 32) {
-		ns >>= 32;
-		bucket += 32;
+	for (shift = 32; shift; shift >>= 1) {
+		if (ns >> shift) {
+			ns >>= shift;
+			bucket += shift;
+		}
 	}
-	if (ns >> 16) {
-		ns >>= 16;
-		bucket += 16;
-	}
-	if (ns >> 8) {
-		ns >>= 8;
-		bucket += 8;
-	}
-	if (ns >> 4) {
-		ns >>= 4;
-		bucket += 4;
-	}
-	if (ns >> 2) {
-		ns >>= 2;
-		bucket += 2;
-	}
-	if (ns >> 1)
-		bucket += 1;
 	return bucket < AGENT_LAT_BUCKETS - 1 ? bucket : AGENT_LAT_BUCKETS - 1;
 }
 

@@ -61,19 +61,20 @@
  *   queued as NORMAL until the period rolls over.
  * Starvation guard: NORMAL and BATCH tasks should not wait longer than starve_ns. The guard acts
  * when any task in either queue (BATCH is FIFO, NORMAL ordered by vtime) has waited half of that:
- * ops.dispatch moves that task itself to its CPU ahead of BURST; the next tick on each CPU the
- * waiting task may use ends the run in progress (a BURST run, or a NORMAL/BATCH run past slice_ns)
- * so that the CPU looks for work; and waking BURST tasks skip direct placement on a CPU (whose
- * local queue would be served before ops.dispatch) and their anti-migration window until it runs.
- * The other half is the margin for that tick and for BURST work already queued on a CPU. Every
- * queued task is covered, not only the first few: the guard keeps the earliest time any queued
- * task becomes due (guard_clear_until), which each enqueue lowers and a walk over both queues
- * renews, so the checks on the hot paths are one comparison and the walks happen only when a task
- * is due, or once per starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at
- * once on few CPUs (they are served one slice each, in turn), higher sched classes, and affinity.
- * BURST tasks are served first and wait only behind BURST work queued before them and the runs
- * the guard serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md
- * records what it measured.
+ * ops.dispatch moves that task itself to its CPU ahead of BURST, due tasks oldest first across
+ * both queues; the next tick on each CPU the waiting task may use ends the run in progress (a
+ * BURST run, or a NORMAL/BATCH run past slice_ns) so that the CPU looks for work; and waking BURST
+ * tasks skip direct placement on a CPU (whose local queue would be served before ops.dispatch) and
+ * their anti-migration window until it runs. The other half is the margin for that tick, for BURST
+ * work already queued on a CPU and for the tasks due before it. Every queued task is covered, not
+ * only the first few: the guard keeps the earliest time any queued task becomes due
+ * (guard_clear_until), which each enqueue lowers and a walk over both queues renews, so the checks
+ * on the hot paths are one comparison and the walks happen only when a task is due, or once per
+ * starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at once on few CPUs
+ * (they are served one slice each, oldest first), higher sched classes, and affinity. BURST tasks
+ * are served first and wait only behind BURST work queued before them and the runs the guard
+ * serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md records what it
+ * measured.
  *
  * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
  * wakes it synchronously (a pipe or socket hand-off: the waker is about to block) and nothing else
@@ -619,19 +620,28 @@ static void guard_note_clear(__u64 before, __u64 next_due)
 }
 
 /*
- * Looks at every task of @dsq_id for one that is due (has waited GUARD_DUE_NS) and may run on
- * @cpu (any CPU if @cpu < 0); with @move, moves the first such task to this CPU's local queue
- * (from ops.dispatch). The guard acts at half of starve_ns so that the other half covers the tick
- * that ends a CPU's current run and the BURST work already queued on that CPU; it serves the due
- * task itself, wherever it is in the queue (in the vtime-ordered NORMAL queue waking tasks can go
- * in ahead of one that waits). Lowers *@next_due to the earliest due time of the tasks it passed,
- * whatever their CPUs. The walk is as long as the queue, but runs only when guard_clear_until has
- * passed: when a task is due, and once per GUARD_RECHECK_NS otherwise.
+ * Looks at every task of @dsq_id that may run on @cpu (any CPU if @cpu < 0) for one that is due
+ * (has waited GUARD_DUE_NS). The guard acts at half of starve_ns so that the other half covers the
+ * tick that ends a CPU's current run, the BURST work already queued on that CPU, and the other due
+ * tasks served before this one. Without @oldest it stops at the first due task; with it, it walks
+ * the whole queue and keeps in *@oldest the longest-waiting due task (its queued_at and pid), so
+ * that ops.dispatch serves due tasks oldest first, across both queues, wherever they are in them
+ * (in the vtime-ordered NORMAL queue waking tasks can go in ahead of one that waits). Lowers
+ * *@next_due to the earliest due time of the tasks it passed, whatever their CPUs. The walk is as
+ * long as the queue, but runs only when guard_clear_until has passed: when a task is due, and
+ * once per GUARD_RECHECK_NS otherwise.
  */
-static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, bool move, __u64 *next_due)
+struct guard_pick {
+	__u64 queued_at;	/* the oldest due task's; ~0ULL when none is due */
+	__u64 dsq_id;
+	s32 pid;
+};
+
+static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, struct guard_pick *oldest, __u64 *next_due)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
+	bool found = false;
 	__u64 due;
 
 	if (!scx_bpf_dsq_nr_queued(dsq_id))
@@ -641,11 +651,31 @@ static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, bool move, __u64 *n
 		if (!tctx || !tctx->queued_at)
 			continue;
 		due = tctx->queued_at + GUARD_DUE_NS;
-		if (due <= now && (cpu < 0 || cpu_allowed(p, cpu)) &&
-		    (!move || dsq_move_task(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL)))
-			return true;
-		if (due < *next_due)
-			*next_due = due;
+		if (due > now || (cpu >= 0 && !cpu_allowed(p, cpu))) {
+			if (due < *next_due)
+				*next_due = due;
+			continue;
+		}
+		found = true;
+		if (!oldest)
+			break;
+		if (tctx->queued_at < oldest->queued_at) {
+			oldest->queued_at = tctx->queued_at;
+			oldest->dsq_id = dsq_id;
+			oldest->pid = p->pid;
+		}
+	}
+	return found;
+}
+
+/* Moves the task @pick found to this CPU's local queue, if it is still queued there. */
+static bool guard_serve(const struct guard_pick *pick)
+{
+	struct task_struct *p;
+
+	bpf_for_each(scx_dsq, p, pick->dsq_id, 0) {
+		if (p->pid == pick->pid)
+			return dsq_move_task(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL);
 	}
 	return false;
 }
@@ -657,8 +687,8 @@ static bool guard_due(__u64 now, s32 cpu)
 
 	if (now < before)
 		return false;
-	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, false, &next_due) ||
-	    queue_starving(AGENT_DSQ_NORMAL, now, cpu, false, &next_due))
+	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, NULL, &next_due) ||
+	    queue_starving(AGENT_DSQ_NORMAL, now, cpu, NULL, &next_due))
 		return true;
 	guard_note_clear(before, next_due);
 	return false;
@@ -900,14 +930,23 @@ void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 	struct task_ctx *prev_ctx;
 	__u32 prev_class = AGENT_NR_CLASSES;
 
-	/* The guard first: guard_due's scans, but only for tasks this CPU may run, and it takes the task. */
+	/*
+	 * The guard first: guard_due's scans, but only for tasks this CPU may run, and it takes the
+	 * one that has waited longest (earliest deadline first, so that a due task is served after
+	 * the ones due before it, not after every due task ahead of it in either queue).
+	 */
 	if (now >= before) {
-		if (queue_starving(AGENT_DSQ_BATCH, now, cpu, true, &next_due) ||
-		    queue_starving(AGENT_DSQ_NORMAL, now, cpu, true, &next_due)) {
-			stat_inc(AGENT_STAT_STARVE_DISPATCH);
-			return;
+		struct guard_pick oldest = { .queued_at = ~0ULL };
+		bool batch = queue_starving(AGENT_DSQ_BATCH, now, cpu, &oldest, &next_due);
+
+		if (queue_starving(AGENT_DSQ_NORMAL, now, cpu, &oldest, &next_due) || batch) {
+			if (guard_serve(&oldest)) {
+				stat_inc(AGENT_STAT_STARVE_DISPATCH);
+				return;
+			}
+		} else {
+			guard_note_clear(before, next_due);
 		}
-		guard_note_clear(before, next_due);
 	}
 	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
 	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;

@@ -24,7 +24,8 @@ public sealed class PlacementTests
     /// and 239 µs at most (7.3.4, 2026-12-03; the slower run came after PolicyTests in the same
     /// boot). The test asks for a median under 2x and 90% of the wakeups under 5x the hardware
     /// bound: 2–4 times the slower run, so that TCG's noise does not fail it, and still a sixth of
-    /// a scheduler slice.
+    /// a scheduler slice. A CI run on a busy host once had a median of 130 µs and 7 of 32 wakeups
+    /// over 0.5 ms (up to 6.9 ms) in its one window, hence the three windows below.
     /// </summary>
     private const ulong IdleWakeupBoundNs = 100_000;
 
@@ -39,17 +40,29 @@ public sealed class PlacementTests
             // Nothing else runs: the spinner (0.2 ms of CPU, then a 2 ms sleep) wakes with every
             // vCPU but the test runner's idle.
             using MarkedProcess spinner = MarkedProcess.Start(scheduler, Spinner(runUs: 200, sleepUs: 2000));
-            // Past the interpreter's start (its file reads are steps too), to the loop's own.
-            TaskSteps steps = await WaitForSteps(scheduler, spinner.Id, 300);
-            TaskStep[] burst = [.. steps.Recent.Where(s => s.Class == AgentClass.Burst)];
-            ulong[] waits = [.. burst.Select(s => s.WaitNs).Order()];
-            string report = $"{steps.Steps} steps; of the last {steps.Recent.Count}, {burst.Length} BURST ones waited (ns) {string.Join(", ", waits)}; "
-                + $"the others: {string.Join(", ", steps.Recent.Where(s => s.Class != AgentClass.Burst).Select(s => $"{s.Class} run {s.RunNs} wait {s.WaitNs}"))}";
-            TestContext.Current.TestOutputHelper?.WriteLine(report);
-
-            Assert.True(burst.Length >= AgentStepSizes.RingLen / 2, report);
-            Assert.True(waits[waits.Length / 2] < 2 * IdleWakeupBoundNs, $"the median wait is over {2 * IdleWakeupBoundNs} ns: {report}");
-            Assert.True(waits[waits.Length * 9 / 10 - 1] < 5 * IdleWakeupBoundNs, $"a tenth of the wakeups or more waited {5 * IdleWakeupBoundNs} ns: {report}");
+            // Past the interpreter's start (its file reads are steps too), to the loop's own. Up to
+            // three windows of the ring's last steps, each after the previous one has rolled over:
+            // the host's other work (two cores shared by the vCPU threads, qemu's I/O and
+            // virtiofsd) can stall a vCPU for milliseconds, so one window decides nothing; the
+            // scheduler passes when one window meets both bounds, and a scheduler that queued
+            // these wakeups behind others would miss them in every window.
+            var windows = new List<string>();
+            for (int window = 0; window < 3; window++)
+            {
+                TaskSteps steps = await WaitForSteps(scheduler, spinner.Id, 300 + window * 2 * AgentStepSizes.RingLen);
+                TaskStep[] burst = [.. steps.Recent.Where(s => s.Class == AgentClass.Burst)];
+                ulong[] waits = [.. burst.Select(s => s.WaitNs).Order()];
+                windows.Add($"{steps.Steps} steps; of the last {steps.Recent.Count}, {burst.Length} BURST ones waited (ns) {string.Join(", ", waits)}; "
+                    + $"the others: {string.Join(", ", steps.Recent.Where(s => s.Class != AgentClass.Burst).Select(s => $"{s.Class} run {s.RunNs} wait {s.WaitNs}"))}");
+                if (burst.Length >= AgentStepSizes.RingLen / 2 && waits[waits.Length / 2] < 2 * IdleWakeupBoundNs
+                    && waits[waits.Length * 9 / 10 - 1] < 5 * IdleWakeupBoundNs)
+                {
+                    TestContext.Current.TestOutputHelper?.WriteLine(string.Join("\n", windows));
+                    return;
+                }
+            }
+            Assert.Fail($"in none of {windows.Count} windows were half the BURST wakeups under {2 * IdleWakeupBoundNs} ns, nine in ten under {5 * IdleWakeupBoundNs} ns, "
+                + $"and half the ring's steps BURST:\n{string.Join("\n", windows)}");
         }
         finally
         {

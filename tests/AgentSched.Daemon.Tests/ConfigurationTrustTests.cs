@@ -118,6 +118,18 @@ public sealed partial class ConfigurationTrustTests
         Assert.Equal(keys, DocumentedKeys("docs/operations.md", "| key |").Order(StringComparer.Ordinal));
     }
 
+    /// <summary>Both documentation tables give each key the default the options classes have.</summary>
+    [Theory]
+    [InlineData("README.md", "| option |")]
+    [InlineData("docs/operations.md", "| key |")]
+    public void EveryDocumentedDefaultIsTheOptionsDefault(string file, string header)
+    {
+        Dictionary<string, string> defaults = Configuration.ConfigurationSchema.Keys.ToDictionary(k => k.Name, k => k.DefaultText);
+
+        Assert.All(DocumentedDefaults(file, header), d => Assert.True(defaults[d.Key] == d.Default,
+            $"{file} gives {d.Key} the default '{d.Default}'; the daemon's is '{defaults[d.Key]}'"));
+    }
+
     [Fact]
     public async Task AWrongTypeInTheFileNamesTheKeyAndTheFile()
     {
@@ -297,17 +309,26 @@ public sealed partial class ConfigurationTrustTests
     /// <paramref name="header"/>): every backquoted Section:Key in a row's first cell, and a bare
     /// `Key` after one (`Api:MaxConnections`, `MaxConnectionsPerUid`) in the same section.
     /// </summary>
-    internal static string[] DocumentedKeys(string file, string header)
+    internal static string[] DocumentedKeys(string file, string header) => [.. DocumentedDefaults(file, header).Select(d => d.Key)];
+
+    /// <summary>
+    /// Each key of a documentation table with the default its row gives. A row may name several
+    /// keys (<c>`Api:MaxConnections`, `MaxConnectionsPerUid`</c>: the section carries over) with
+    /// their defaults in the same order, separated by ", " or " / "; "empty …" and "(…)" stand for
+    /// the empty string.
+    /// </summary>
+    internal static (string Key, string Default)[] DocumentedDefaults(string file, string header)
     {
         string[] lines = File.ReadAllLines(Path.Combine(RepoPaths.Root, file));
         int start = Array.FindIndex(lines, l => l.StartsWith(header, StringComparison.Ordinal));
         Assert.True(start >= 0, $"{file} has no table starting with '{header}'");
-        var keys = new List<string>();
+        var rows = new List<(string, string)>();
         foreach (string row in lines.Skip(start + 2).TakeWhile(l => l.StartsWith('|')))
         {
-            string cell = row.Split('|', StringSplitOptions.TrimEntries)[1];
+            string[] cells = row.Split('|', StringSplitOptions.TrimEntries);
+            var keys = new List<string>();
             string section = "";
-            foreach (Match m in BackquotedRegex().Matches(cell))
+            foreach (Match m in BackquotedRegex().Matches(cells[1]))
             {
                 string token = m.Groups[1].Value;
                 if (token.Contains(':'))
@@ -320,8 +341,11 @@ public sealed partial class ConfigurationTrustTests
                     keys.Add($"{section}:{token}");
                 }
             }
+            string[] defaults = cells[2].Split([", ", " / "], StringSplitOptions.TrimEntries);
+            Assert.True(defaults.Length == keys.Count, $"{file}: the row of {string.Join(", ", keys)} gives {defaults.Length} defaults: {row}");
+            rows.AddRange(keys.Zip(defaults, (k, d) => (k, d.StartsWith("empty", StringComparison.Ordinal) || d.StartsWith('(') ? "" : d.Trim('`'))));
         }
-        return [.. keys];
+        return [.. rows];
     }
 
     [GeneratedRegex("`([^`]+)`")]

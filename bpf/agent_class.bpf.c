@@ -232,7 +232,7 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
-/* The class of the task each CPU last started running. */
+/* The class of the task each CPU last started running; BURST for a CPU taken offline. */
 __u32 cpu_class[AGENT_MAX_CPUS];
 /*
  * The CPUs whose cpu_class is not BURST, which a waking BURST task may preempt: cpu_class as a
@@ -1227,6 +1227,24 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(agent_init)
 	return 0;
 }
 
+/*
+ * CPU hotplug. Without these two callbacks the kernel ejects the scheduler whenever a CPU goes
+ * offline or online. Tasks queued on a CPU that goes offline are the kernel's to move, and it
+ * reroutes what is sent to an offline CPU's local queue (a pin, a pick racing with this), so the
+ * only state to keep right is preemptible_cpus: an offline CPU is recorded as running BURST, which
+ * takes it out of the mask, and a CPU coming online is idle and may be preempted until its first
+ * task runs. The kernel's idle pick follows the change in the topology by itself.
+ */
+void BPF_STRUCT_OPS(agent_cpu_online, s32 cpu)
+{
+	set_cpu_class(cpu, AGENT_CLASS_NORMAL);
+}
+
+void BPF_STRUCT_OPS(agent_cpu_offline, s32 cpu)
+{
+	set_cpu_class(cpu, AGENT_CLASS_BURST);
+}
+
 void BPF_STRUCT_OPS(agent_exit, struct scx_exit_info *ei)
 {
 	__u32 zero = 0;
@@ -1317,6 +1335,8 @@ struct sched_ext_ops agent_class_ops = {
 	.quiescent	= (void *)agent_quiescent,
 	.disable	= (void *)agent_disable,
 	.init_task	= (void *)agent_init_task,
+	.cpu_online	= (void *)agent_cpu_online,
+	.cpu_offline	= (void *)agent_cpu_offline,
 	.init		= (void *)agent_init,
 	.exit		= (void *)agent_exit,
 	.name		= "agent_class",

@@ -179,6 +179,56 @@ public sealed class DaemonApiKernelTests
         Assert.Equal(0, await d.WaitForExitAsync(s_ready));
     }
 
+    /// <summary>
+    /// Issue 22, finding 7: every CPU going offline or online ejected agent_class (the kernel does
+    /// that to a scheduler without ops.cpu_online and ops.cpu_offline), and the sixth ejection in
+    /// ten minutes left the daemon in fallback for good. Six offline/online cycles of the last CPU,
+    /// with a marked agent loop running, must leave the same attachment (enable_seq), no ejection
+    /// seen by the daemon, the mark in the scheduler's map and the loop's steps still BURST.
+    /// </summary>
+    [Fact]
+    public async Task CpuHotplugNeitherEjectsTheSchedulerNorLosesAMark()
+    {
+        int cpu = Environment.ProcessorCount - 1;
+        string online = $"/sys/devices/system/cpu/cpu{cpu}/online";
+        Assert.True(cpu > 0 && File.Exists(online), $"this test needs a guest whose CPU {cpu} can go offline ({online})");
+        using Process agent = Process.Start(ProcessRunner.StartInfo(RepoPaths.Workload, "steps", "--seconds", "60"))!;
+        using DaemonProcess d = await StartAsync(null);
+        await MarkAsync(d, agent.Id, "burst");
+        long seq = SchedExtStatus.Read().EnableSeq!.Value;
+        try
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                File.WriteAllText(online, "0");
+                await Task.Delay(200, TestContext.Current.CancellationToken);
+                File.WriteAllText(online, "1");
+                await Task.Delay(200, TestContext.Current.CancellationToken);
+            }
+        }
+        finally
+        {
+            if (File.ReadAllText(online).Trim() != "1")
+            {
+                File.WriteAllText(online, "1");
+            }
+        }
+        // The daemon polls the kernel's state every 200 ms: give an ejection time to be seen.
+        await Task.Delay(1000, TestContext.Current.CancellationToken);
+
+        SchedExtStatus status = SchedExtStatus.Read();
+        Assert.True((status.State, status.Ops, status.EnableSeq) == ("enabled", "agent_class", seq),
+            $"after the hotplug cycles sched_ext is {status.State} with {status.Ops}, enable_seq {status.EnableSeq} (was {seq})\n{d.Output}");
+        JsonElement reply = await StatusAsync(d);
+        Assert.True((reply.GetProperty("healthy").GetBoolean(), reply.GetProperty("ejections").GetInt32(), reply.GetProperty("marks").GetProperty("burst").GetInt32()) == (true, 0, 1),
+            $"{reply}\n{d.Output}");
+        Assert.Equal((uint)AgentClass.Burst, PinnedHintClass(d, agent.Id));
+        Assert.True(OnSchedExt(agent.Id), "the marked loop runs on agent_class");
+        agent.Kill();
+        d.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await d.WaitForExitAsync(s_ready));
+    }
+
     private static int CountOccurrences(string text, string what) =>
         (text.Length - text.Replace(what, "").Length) / what.Length;
 

@@ -619,6 +619,13 @@ static void guard_note_clear(__u64 before, __u64 next_due)
 	__sync_val_compare_and_swap(&guard_clear_until, before, next_due);
 }
 
+/* The due task the guard serves next: the one that has waited longest, in either queue. */
+struct guard_pick {
+	__u64 queued_at;	/* the oldest due task's; ~0ULL when none is due */
+	__u64 dsq_id;
+	s32 pid;
+};
+
 /*
  * Looks at every task of @dsq_id that may run on @cpu (any CPU if @cpu < 0) for one that is due
  * (has waited GUARD_DUE_NS). The guard acts at half of starve_ns so that the other half covers the
@@ -631,12 +638,6 @@ static void guard_note_clear(__u64 before, __u64 next_due)
  * long as the queue, but runs only when guard_clear_until has passed: when a task is due, and
  * once per GUARD_RECHECK_NS otherwise.
  */
-struct guard_pick {
-	__u64 queued_at;	/* the oldest due task's; ~0ULL when none is due */
-	__u64 dsq_id;
-	s32 pid;
-};
-
 static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, struct guard_pick *oldest, __u64 *next_due)
 {
 	struct task_struct *p;

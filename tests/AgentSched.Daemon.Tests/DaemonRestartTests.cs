@@ -4,6 +4,7 @@ using AgentSched.Tests;
 namespace AgentSched.Daemon.Tests;
 
 /// <summary>The daemon's own lifecycle in fallback mode: persistence across kill -9, clean stops, reloads, limits.</summary>
+[Collection(PidReuseCollection.Name)]
 public sealed class DaemonRestartTests
 {
     private static readonly TimeSpan s_start = TimeSpan.FromSeconds(60);

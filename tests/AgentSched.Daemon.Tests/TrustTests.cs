@@ -11,6 +11,7 @@ namespace AgentSched.Daemon.Tests;
 /// the way an attacker or an unlucky operator would, each asserted on what the kernel reports in
 /// /proc and what the daemon answers. Runs as root (ns_last_pid, prlimit, SCHED_FIFO).
 /// </summary>
+[Collection(PidReuseCollection.Name)]
 public sealed class TrustTests
 {
     private static readonly TimeSpan s_start = TimeSpan.FromSeconds(60);

@@ -681,18 +681,28 @@ static bool guard_serve(const struct guard_pick *pick)
 	return false;
 }
 
-/* The starvation guard is due: a NORMAL or BATCH task is starving (and may run on @cpu, if >= 0). */
-static bool guard_due(__u64 now, s32 cpu)
+/*
+ * The starvation guard is due: a NORMAL or BATCH task is starving (and may run on @cpu, if >= 0).
+ * With @oldest (from ops.dispatch), both queues are walked whole and the longest-waiting due task
+ * is left in *@oldest; without it the walk stops at the first due task.
+ */
+static bool guard_scan(__u64 now, s32 cpu, struct guard_pick *oldest)
 {
 	__u64 before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
+	bool batch;
 
 	if (now < before)
 		return false;
-	if (queue_starving(AGENT_DSQ_BATCH, now, cpu, NULL, &next_due) ||
-	    queue_starving(AGENT_DSQ_NORMAL, now, cpu, NULL, &next_due))
+	batch = queue_starving(AGENT_DSQ_BATCH, now, cpu, oldest, &next_due);
+	if ((batch && !oldest) || queue_starving(AGENT_DSQ_NORMAL, now, cpu, oldest, &next_due) || batch)
 		return true;
 	guard_note_clear(before, next_due);
 	return false;
+}
+
+static bool guard_due(__u64 now, s32 cpu)
+{
+	return guard_scan(now, cpu, NULL);
 }
 
 /* Where a waking BURST task runs (see the top comment), and how it gets that CPU. */
@@ -927,27 +937,19 @@ static void reclassify_running(struct task_ctx *tctx, __u32 class_id, s32 cpu)
 
 void BPF_STRUCT_OPS(agent_dispatch, s32 cpu, struct task_struct *prev)
 {
-	__u64 now = bpf_ktime_get_ns(), before = guard_clear_until, next_due = now + GUARD_RECHECK_NS;
+	struct guard_pick oldest = { .queued_at = ~0ULL };
+	__u64 now = bpf_ktime_get_ns();
 	struct task_ctx *prev_ctx;
 	__u32 prev_class = AGENT_NR_CLASSES;
 
 	/*
-	 * The guard first: guard_due's scans, but only for tasks this CPU may run, and it takes the
-	 * one that has waited longest (earliest deadline first, so that a due task is served after
-	 * the ones due before it, not after every due task ahead of it in either queue).
+	 * The guard first, for tasks this CPU may run: it takes the one that has waited longest
+	 * (earliest deadline first, so that a due task is served after the ones due before it, not
+	 * after every due task ahead of it in either queue).
 	 */
-	if (now >= before) {
-		struct guard_pick oldest = { .queued_at = ~0ULL };
-		bool batch = queue_starving(AGENT_DSQ_BATCH, now, cpu, &oldest, &next_due);
-
-		if (queue_starving(AGENT_DSQ_NORMAL, now, cpu, &oldest, &next_due) || batch) {
-			if (guard_serve(&oldest)) {
-				stat_inc(AGENT_STAT_STARVE_DISPATCH);
-				return;
-			}
-		} else {
-			guard_note_clear(before, next_due);
-		}
+	if (guard_scan(now, cpu, &oldest) && guard_serve(&oldest)) {
+		stat_inc(AGENT_STAT_STARVE_DISPATCH);
+		return;
 	}
 	/* @prev's state when its slice ended and it is still runnable (NULL when it blocked). */
 	prev_ctx = prev && task_queued(prev) ? lookup_ctx(prev) : NULL;

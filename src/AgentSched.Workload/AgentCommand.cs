@@ -56,14 +56,7 @@ internal static class AgentCommand
 
         using AgentSchedClient? client = socket is null ? null
             : new(new AgentSchedClientOptions { SocketPath = socket, WhenUnavailable = DaemonUnavailableBehavior.Throw });
-        OpenLoopAgent.Result r = OpenLoopAgent.Run(o, client, ready is null ? null : () =>
-        {
-            File.WriteAllText(ready, "");
-            while (!File.Exists(go))
-            {
-                Thread.Sleep(2);
-            }
-        });
+        OpenLoopAgent.Result r = OpenLoopAgent.Run(o, client, StartBarrier.Of(ready, go, TimeSpan.FromMilliseconds(20)));
         // What agent_class itself recorded of this process: steps of its threads in each class.
         long burstRecorded = -1;
         try

@@ -138,14 +138,7 @@ StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs, client, r =>
     Console.WriteLine(json ? r.ToJson() : r.ToText());
     Console.Out.Flush();
     Thread.Sleep(lingerMs);
-}, (ulong)sliceUs * 1000, readyFile is null ? null : () =>
-{
-    File.WriteAllText(readyFile, "");
-    while (!File.Exists(goFile))
-    {
-        Thread.Sleep(2);
-    }
-});
+}, (ulong)sliceUs * 1000, StartBarrier.Of(readyFile, goFile, TimeSpan.FromMilliseconds(2)));
 return 0;
 
 // "--name value" pairs after the command word (a last word without a value is ignored); null, after

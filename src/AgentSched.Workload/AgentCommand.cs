@@ -4,13 +4,22 @@ using AgentSched.Client;
 
 namespace AgentSched.Workload;
 
-/// <summary><c>agentsched-workload agent</c>: parses its options, runs one <see cref="OpenLoopAgent"/>, prints its JSON line.</summary>
+/// <summary>
+/// <c>agentsched-workload agent</c>: parses its options, runs one <see cref="OpenLoopAgent"/>, prints
+/// its JSON line. With <c>--phases N</c> the same process runs N such runs one after the other
+/// (phases <c>--from-phase</c> to N), each behind its own start barrier and with its own samples
+/// file (the paths given with ".k" appended for phase k) and JSON line: a benchmark measures
+/// several workloads with one set of agents instead of paying for their start again (a process
+/// start costs a large part of a second under an emulator). Every phase starts from the same seed;
+/// the runaway (<c>--runaway-after</c>) is in phase <c>--runaway-phase</c> only.
+/// </summary>
 internal static class AgentCommand
 {
     public static int Run(string[] args, string usage)
     {
         OpenLoopOptions o;
         string? socket = null, samples = null, ready = null, go = null;
+        int phases = 1, fromPhase = 1, runawayPhase = 1;
         try
         {
             string? tool = null;
@@ -36,11 +45,16 @@ internal static class AgentCommand
                     case "--samples": samples = Next(); break;
                     case "--ready-file": ready = Next(); break;
                     case "--go-file": go = Next(); break;
+                    case "--phases": phases = Whole(Next()); break;
+                    case "--from-phase": fromPhase = Whole(Next()); break;
+                    case "--runaway-phase": runawayPhase = Whole(Next()); break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
             if (tool is null) throw new ArgumentException("--tool is required");
             if ((ready is null) != (go is null)) throw new ArgumentException("--ready-file and --go-file go together");
+            if (fromPhase > phases || runawayPhase > phases) throw new ArgumentException($"--from-phase and --runaway-phase name one of the {phases} phases");
+            if (phases > 1 && ready is null) throw new ArgumentException("--phases needs --ready-file and --go-file: each phase starts behind its barrier");
             o = new OpenLoopOptions
             {
                 ToolPath = tool, Seed = seed, ThinkMeanMs = thinkMs, ToolUs = toolUs, PipeUs = pipeUs, ParseUs = parseUs,
@@ -56,7 +70,20 @@ internal static class AgentCommand
 
         using AgentSchedClient? client = socket is null ? null
             : new(new AgentSchedClientOptions { SocketPath = socket, WhenUnavailable = DaemonUnavailableBehavior.Throw });
-        OpenLoopAgent.Result r = OpenLoopAgent.Run(o, client, StartBarrier.Of(ready, go, TimeSpan.FromMilliseconds(20)));
+        using var stdout = Console.OpenStandardOutput();
+        for (int phase = fromPhase; phase <= phases; phase++)
+        {
+            string? Of(string? path) => path is null || phases == 1 ? path : $"{path}.{phase}";
+            OpenLoopOptions run = phase == runawayPhase ? o : o with { RunawayAfterSeconds = null };
+            OpenLoopAgent.Result r = OpenLoopAgent.Run(run, client, StartBarrier.Of(Of(ready), Of(go)));
+            Report(r, client, Of(samples), phases == 1 ? null : phase, stdout);
+        }
+        return 0;
+    }
+
+    /// <summary>Writes a run's samples file and prints its JSON line.</summary>
+    private static void Report(OpenLoopAgent.Result r, AgentSchedClient? client, string? samples, int? phase, Stream stdout)
+    {
         // What agent_class itself recorded of this process: steps of its threads in each class.
         long burstRecorded = -1;
         try
@@ -74,10 +101,10 @@ internal static class AgentCommand
         {
             File.WriteAllText(samples, OpenLoopAgent.Samples(r.Steps));
         }
-        using var stdout = Console.OpenStandardOutput();
         using (var w = new Utf8JsonWriter(stdout))
         {
             w.WriteStartObject();
+            if (phase is { } k) w.WriteNumber("phase", k);
             w.WriteNumber("steps", r.Steps.Count);
             w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
             w.WriteNumber("mean_us", r.Steps.Count > 0 ? Math.Round(r.Steps.Average(s => s.LatencyUs), 1) : 0);
@@ -92,8 +119,11 @@ internal static class AgentCommand
             w.WriteEndObject();
         }
         stdout.Write("\n"u8);
-        return 0;
+        stdout.Flush();
     }
+
+    private static int Whole(string s) =>
+        int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0 ? v : throw new ArgumentException($"'{s}' is not a positive whole number");
 
     private static double Positive(string s) =>
         double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 ? v : throw new ArgumentException($"'{s}' is not a positive number");

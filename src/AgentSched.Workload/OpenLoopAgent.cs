@@ -75,9 +75,13 @@ internal static class OpenLoopAgent
         beforeStart?.Invoke();
         (long Exec, long Delay, long Runs)? s0 = StepLoop.Schedstat(tid);
         var clock = Stopwatch.StartNew();
-        for (int i = 0; clock.Elapsed < o.Duration; i++)
+        for (int i = 0; ; i++)
         {
-            Thread.Sleep(TimeSpan.FromMilliseconds(think.NextMs()));
+            // A step whose reply would arrive after the run's end is not started: the run ends on
+            // time instead of sleeping out a last think of up to ten times the mean.
+            TimeSpan thinking = TimeSpan.FromMilliseconds(think.NextMs());
+            if (clock.Elapsed + thinking >= o.Duration) break;
+            Thread.Sleep(thinking);
             long start = Stopwatch.GetTimestamp();
             string kind = runaway is null && o.RunawayAfterSeconds is { } after && clock.Elapsed.TotalSeconds >= after ? "runaway"
                 : i % 3 == 2 ? "pipeline" : "tool";

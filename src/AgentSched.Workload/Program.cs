@@ -9,18 +9,21 @@ using AgentSched.Workload;
 //   through agentschedd at SOCKET. --linger-ms: after printing, wait MS with both threads alive.
 //   --slice-us: both threads ask for a US time slice (sched_setattr sched_runtime; Linux 6.12+).
 //   --samples: also write every step's latency, one whole µs per line, to FILE.
-//   --ready-file/--go-file: once both threads are set up, create the ready file, then wait until
-//   the go file exists before the first step (a start barrier for several loops and their hogs).
+//   --ready-file/--go-file: once both threads are set up, create the ready file, then open the go
+//   file, a FIFO, and wait there until the harness opens it for writing (a start barrier for
+//   several loops and their hogs; see StartBarrier).
 // agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]
 //   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
 // agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US]
 //                           [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S]
 //                           [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]
+//                           [--phases N [--from-phase F] [--runaway-phase K]]
 //   One open-loop agent (see OpenLoopAgent): think, call a tool (agent-tool at PATH, or a pipeline
 //   through it), parse, repeat, for S seconds. --socket: mark through agentschedd there the way
 //   docs/client.md says (a step scope on the agent thread; the tool, spawned inside it, inherits its
 //   class). Prints one JSON line; --samples
-//   writes every step as "start_ns latency_us tool_start_us kind".
+//   writes every step as "start_ns latency_us tool_start_us kind". --phases: runs F..N one after the
+//   other in the same process, each behind its own barrier (see AgentCommand).
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
 // agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]
@@ -29,7 +32,7 @@ using AgentSched.Workload;
 //   Process.Start of /bin/true against AgentSchedClient.StartProcess of it (see SpawnBench).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
-    + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]\n"
+    + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F] [--phases N [--from-phase F] [--runaway-phase K]]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]\n"
     + "       agentsched-workload spawn-bench --socket PATH --cli PATH [--runs N]";
@@ -138,7 +141,7 @@ StepLoop.Run(steps, TimeSpan.FromSeconds(seconds), toolUs, parseUs, client, r =>
     Console.WriteLine(json ? r.ToJson() : r.ToText());
     Console.Out.Flush();
     Thread.Sleep(lingerMs);
-}, (ulong)sliceUs * 1000, StartBarrier.Of(readyFile, goFile, TimeSpan.FromMilliseconds(2)));
+}, (ulong)sliceUs * 1000, StartBarrier.Of(readyFile, goFile));
 return 0;
 
 // "--name value" pairs after the command word (a last word without a value is ignored); null, after

@@ -1,20 +1,27 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace AgentSched.Workload;
 
 /// <summary>
 /// The start barrier behind <c>--ready-file</c>/<c>--go-file</c>: a process creates the ready file
-/// once it is set up, then waits until the harness creates the go file. It polls, so the poll
-/// interval is what the waiting costs: 32 agents polling every 2 ms are 16,000 wakeups a second on
-/// the CPUs the harness is starting the background on.
+/// once it is set up, then opens the go file for reading. The harness makes the go file a FIFO
+/// (mkfifo) and opens it for writing to say go: until then open(2) blocks, so waiting costs no
+/// wakeups (32 agents polling a file every few ms are thousands of wakeups a second on the CPUs
+/// the harness is starting the rest on), and every waiter is released at once. A go file that is
+/// a regular file opens at once: the barrier is already open. A missing one is an error.
 /// </summary>
 static class StartBarrier
 {
     /// <summary>The barrier as an action, or null when there is none (<paramref name="ready"/> null).</summary>
-    public static Action? Of(string? ready, string? go, TimeSpan poll) => ready is null || go is null ? null : () =>
+    public static Action? Of(string? ready, string? go) => ready is null || go is null ? null : () =>
     {
         File.WriteAllText(ready, "");
-        while (!File.Exists(go))
+        if (!File.Exists(go))
         {
-            Thread.Sleep(poll);
+            throw new FileNotFoundException($"the go file {go} does not exist (the harness makes it with mkfifo before it starts the process)", go);
         }
+
+        // FileShare.ReadWrite: no flock on the FIFO; the open returns once a writer has it open.
+        using SafeFileHandle fifo = File.OpenHandle(go, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
     };
 }

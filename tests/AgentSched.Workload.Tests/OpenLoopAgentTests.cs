@@ -34,13 +34,7 @@ public sealed class OpenLoopAgentTests
         string dir = Directory.CreateTempSubdirectory("agentsched-agent-").FullName;
         try
         {
-            string tool = Path.Combine(dir, "agent-tool");
-            string source = Path.Combine(AppContext.BaseDirectory, "agent-tool.c");
-            using (Process cc = Process.Start("cc", ["-O2", "-static", "-o", tool, source])!)
-            {
-                cc.WaitForExit();
-                Assert.Equal(0, cc.ExitCode);
-            }
+            string tool = BuildTool(dir);
 
             OpenLoopAgent.Result r = OpenLoopAgent.Run(new OpenLoopOptions
             {
@@ -62,6 +56,57 @@ public sealed class OpenLoopAgentTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// One process, several phases: each behind its own barrier (here regular go files, a barrier
+    /// already open) with its own samples file and JSON line, the runaway only in its phase, and no
+    /// step started after a phase's end.
+    /// </summary>
+    [Fact]
+    public void AnAgentWithPhasesRunsEachBehindItsOwnBarrierWithItsOwnSamples()
+    {
+        string dir = Directory.CreateTempSubdirectory("agentsched-agent-").FullName;
+        try
+        {
+            string tool = BuildTool(dir), p = Path.Combine(dir, "x");
+            foreach (int k in new[] { 2, 3 })
+            {
+                File.WriteAllText($"{p}.go.{k}", "");
+            }
+            string[] args = ["--tool", tool, "--think-mean-ms", "5", "--tool-us", "500", "--seconds", "0.5", "--runaway-after", "0.1", "--runaway-ms", "30",
+                             "--samples", $"{p}.samples", "--ready-file", $"{p}.ready", "--go-file", $"{p}.go", "--phases", "3", "--from-phase", "2", "--runaway-phase", "3"];
+
+            Assert.Equal(0, AgentCommand.Run(args, "usage"));
+
+            Assert.False(File.Exists($"{p}.samples.1"));
+            Assert.All(new[] { 2, 3 }, k => Assert.True(File.Exists($"{p}.ready.{k}")));
+            string[][] two = Rows($"{p}.samples.2"), three = Rows($"{p}.samples.3");
+            Assert.True(two.Length >= 3 && three.Length >= 3, $"{two.Length} and {three.Length} steps");
+            Assert.DoesNotContain(two, r => r[3] == "runaway");
+            Assert.Single(three, r => r[3] == "runaway");
+            foreach (string[][] rows in new[] { two, three })
+            {
+                long first = long.Parse(rows[0][0], CultureInfo.InvariantCulture), last = long.Parse(rows[^1][0], CultureInfo.InvariantCulture);
+                Assert.InRange((last - first) / 1e9, 0, 0.5); // every step began inside the phase's half second
+            }
+            Assert.Equal(2, AgentCommand.Run([.. args[..^6], "--phases", "2", "--from-phase", "3"], "usage")); // no phase 3 of 2
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string[][] Rows(string path) => [.. File.ReadAllLines(path).Select(l => l.Split(' '))];
+
+    private static string BuildTool(string dir)
+    {
+        string tool = Path.Combine(dir, "agent-tool");
+        using Process cc = Process.Start("cc", ["-O2", "-static", "-o", tool, Path.Combine(AppContext.BaseDirectory, "agent-tool.c")])!;
+        cc.WaitForExit();
+        Assert.Equal(0, cc.ExitCode);
+        return tool;
     }
 
     private static double[] Draw(ThinkTimes t, int n) => [.. Enumerable.Range(0, n).Select(_ => t.NextMs())];

@@ -6,7 +6,10 @@ namespace AgentSched.Workload;
 
 /// <summary>
 /// <c>agentsched-workload agent</c>: parses its options, runs one <see cref="OpenLoopAgent"/>, prints
-/// its JSON line. With <c>--phases N</c> the same process runs N such runs one after the other
+/// its JSON line. With <c>--agents K</c> the process runs K agents, each on a thread of its own
+/// (agent j from seed + j, its paths with ".j" appended, its JSON lines with <c>"agent": j</c>), all
+/// sharing one client, as an agent runtime that hosts several agents does; the runaway is agent 0's.
+/// With <c>--phases N</c> the same process runs N such runs one after the other
 /// (phases <c>--from-phase</c> to N), each behind its own start barrier and with its own samples
 /// file (the paths given with ".k" appended for phase k) and JSON line: a benchmark measures
 /// several workloads with one set of agents instead of paying for their start again (a process
@@ -19,7 +22,7 @@ internal static class AgentCommand
     {
         OpenLoopOptions o;
         string? socket = null, samples = null, ready = null, go = null;
-        int phases = 1, fromPhase = 1, runawayPhase = 1;
+        int phases = 1, fromPhase = 1, runawayPhase = 1, agents = 1;
         try
         {
             string? tool = null;
@@ -48,6 +51,7 @@ internal static class AgentCommand
                     case "--phases": phases = Whole(Next()); break;
                     case "--from-phase": fromPhase = Whole(Next()); break;
                     case "--runaway-phase": runawayPhase = Whole(Next()); break;
+                    case "--agents": agents = Whole(Next()); break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
@@ -71,20 +75,44 @@ internal static class AgentCommand
         using AgentSchedClient? client = socket is null ? null
             : new(new AgentSchedClientOptions { SocketPath = socket, WhenUnavailable = DaemonUnavailableBehavior.Throw });
         using var stdout = Console.OpenStandardOutput();
-        for (int phase = fromPhase; phase <= phases; phase++)
+        string? Of(string? path, int? agent, int phase) =>
+            path is null ? null : path + (agent is { } j && agents > 1 ? $".{j}" : "") + (phases > 1 ? $".{phase}" : "");
+        // One barrier a phase for the whole process: its ready file says every agent is waiting.
+        Action?[] barriers = [.. Enumerable.Range(0, phases + 1).Select(k => StartBarrier.Of(Of(ready, null, k), Of(go, null, k), agents))];
+        void RunAgent(int j)
         {
-            string? Of(string? path) => path is null || phases == 1 ? path : $"{path}.{phase}";
-            OpenLoopOptions run = phase == runawayPhase ? o : o with { RunawayAfterSeconds = null };
-            OpenLoopAgent.Result r = OpenLoopAgent.Run(run, client, StartBarrier.Of(Of(ready), Of(go)));
-            Report(r, client, Of(samples), phases == 1 ? null : phase, stdout);
+            try
+            {
+                OpenLoopOptions mine = o with { Seed = o.Seed + j, RunawayAfterSeconds = j == 0 ? o.RunawayAfterSeconds : null };
+                for (int phase = fromPhase; phase <= phases; phase++)
+                {
+                    OpenLoopOptions run = phase == runawayPhase ? mine : mine with { RunawayAfterSeconds = null };
+                    OpenLoopAgent.Result r = OpenLoopAgent.Run(run, client, barriers[phase]);
+                    Report(r, client, Of(samples, j, phase), phases == 1 ? null : phase, agents == 1 ? null : j, stdout);
+                }
+            }
+            catch (Exception e) when (agents > 1)
+            {
+                // The others would wait at a barrier this one never reaches: the process fails now.
+                Console.Error.WriteLine($"agentsched-workload agent: agent {j}: {e}");
+                Environment.Exit(1);
+            }
         }
+        if (agents == 1)
+        {
+            RunAgent(0);
+            return 0;
+        }
+        Thread[] threads = [.. Enumerable.Range(0, agents).Select(j => new Thread(() => RunAgent(j)) { Name = $"agent {j}" })];
+        foreach (Thread t in threads) t.Start();
+        foreach (Thread t in threads) t.Join();
         return 0;
     }
 
     /// <summary>Writes a run's samples file and prints its JSON line.</summary>
-    private static void Report(OpenLoopAgent.Result r, AgentSchedClient? client, string? samples, int? phase, Stream stdout)
+    private static void Report(OpenLoopAgent.Result r, AgentSchedClient? client, string? samples, int? phase, int? agent, Stream stdout)
     {
-        // What agent_class itself recorded of this process: steps of its threads in each class.
+        // What agent_class itself recorded of this process (every agent in it): steps of its threads in each class.
         long burstRecorded = -1;
         try
         {
@@ -101,10 +129,19 @@ internal static class AgentCommand
         {
             File.WriteAllText(samples, OpenLoopAgent.Samples(r.Steps));
         }
+        lock (stdout)
+        {
+            Line(r, phase, agent, burstRecorded, stdout);
+        }
+    }
+
+    private static void Line(OpenLoopAgent.Result r, int? phase, int? agent, long burstRecorded, Stream stdout)
+    {
         using (var w = new Utf8JsonWriter(stdout))
         {
             w.WriteStartObject();
             if (phase is { } k) w.WriteNumber("phase", k);
+            if (agent is { } j) w.WriteNumber("agent", j);
             w.WriteNumber("steps", r.Steps.Count);
             w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
             w.WriteNumber("mean_us", r.Steps.Count > 0 ? Math.Round(r.Steps.Average(s => s.LatencyUs), 1) : 0);

@@ -17,13 +17,14 @@ using AgentSched.Workload;
 // agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US]
 //                           [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S]
 //                           [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]
-//                           [--phases N [--from-phase F] [--runaway-phase K]]
+//                           [--phases N [--from-phase F] [--runaway-phase K]] [--agents K]
 //   One open-loop agent (see OpenLoopAgent): think, call a tool (agent-tool at PATH, or a pipeline
 //   through it), parse, repeat, for S seconds. --socket: mark through agentschedd there the way
 //   docs/client.md says (a step scope on the agent thread; the tool, spawned inside it, inherits its
 //   class). Prints one JSON line; --samples
 //   writes every step as "start_ns latency_us tool_start_us kind". --phases: runs F..N one after the
-//   other in the same process, each behind its own barrier (see AgentCommand).
+//   other in the same process, each behind its own barrier. --agents: K agents, a thread each, from
+//   seeds N..N+K-1, paths with ".j" appended for agent j; the runaway is agent 0's (see AgentCommand).
 // agentsched-workload api --socket PATH ITEM...
 //   A scripted raw client of agentschedd's socket (see ApiScript).
 // agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]
@@ -32,7 +33,7 @@ using AgentSched.Workload;
 //   Process.Start of /bin/true against AgentSchedClient.StartProcess of it (see SpawnBench).
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
-    + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F] [--phases N [--from-phase F] [--runaway-phase K]]\n"
+    + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F] [--phases N [--from-phase F] [--runaway-phase K]] [--agents K]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]\n"
     + "       agentsched-workload spawn-bench --socket PATH --cli PATH [--runs N]";

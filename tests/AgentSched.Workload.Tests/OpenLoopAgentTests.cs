@@ -98,6 +98,39 @@ public sealed class OpenLoopAgentTests
         }
     }
 
+    [Fact]
+    public void SeveralAgentsInOneProcessEachRunFromTheirOwnSeedWithTheirOwnSamples()
+    {
+        string dir = Directory.CreateTempSubdirectory("agentsched-agent-").FullName;
+        try
+        {
+            string tool = BuildTool(dir), p = Path.Combine(dir, "x");
+            File.WriteAllText($"{p}.go", "");
+            string[] args = ["--tool", tool, "--seed", "7", "--think-mean-ms", "5", "--tool-us", "500", "--seconds", "0.6", "--runaway-after", "0.1",
+                             "--runaway-ms", "30", "--samples", $"{p}.samples", "--ready-file", $"{p}.ready", "--go-file", $"{p}.go", "--agents", "3"];
+
+            Assert.Equal(0, AgentCommand.Run(args, "usage"));
+
+            Assert.True(File.Exists($"{p}.ready"));
+            Assert.False(File.Exists($"{p}.samples"));
+            string[][][] agents = [.. Enumerable.Range(0, 3).Select(j => Rows($"{p}.samples.{j}"))];
+            Assert.All(agents, rows => Assert.True(rows.Length >= 3, $"{rows.Length} steps"));
+            Assert.Single(agents[0], r => r[3] == "runaway");
+            Assert.All(agents[1..], rows => Assert.DoesNotContain(rows, r => r[3] == "runaway"));
+            // Agent j thinks from seed 7 + j: its first step starts one think after the go, so the first
+            // steps lie apart by about as much as the first thinks (the same seed would start them together).
+            double[] firstThinks = [.. Enumerable.Range(0, 3).Select(j => new ThinkTimes(7 + j, 5).NextMs())];
+            long[] starts = [.. agents.Select(rows => long.Parse(rows[0][0], CultureInfo.InvariantCulture))];
+            int earliest = Array.IndexOf(firstThinks, firstThinks.Min()), latest = Array.IndexOf(firstThinks, firstThinks.Max());
+            double apartMs = (starts[latest] - starts[earliest]) / 1e6, thinksApartMs = firstThinks.Max() - firstThinks.Min();
+            Assert.True(thinksApartMs > 5 && apartMs > thinksApartMs / 2, $"first thinks {string.Join(", ", firstThinks)} ms, first steps at {string.Join(", ", starts)} ns");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static string[][] Rows(string path) => [.. File.ReadAllLines(path).Select(l => l.Split(' '))];
 
     private static string BuildTool(string dir)

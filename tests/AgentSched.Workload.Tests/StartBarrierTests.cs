@@ -46,6 +46,20 @@ public sealed class StartBarrierTests : IDisposable
     }
 
     [Fact]
+    public void SharedByThreadsTheReadyFileComesWithTheLastOfThem()
+    {
+        string ready = Path.Combine(_dir, "ready"), go = Path.Combine(_dir, "go");
+        File.WriteAllText(go, "");
+        Action barrier = StartBarrier.Of(ready, go, parties: 3)!;
+
+        barrier();
+        barrier();
+        Assert.False(File.Exists(ready), "ready with two of the three arrived");
+        barrier();
+        Assert.True(File.Exists(ready));
+    }
+
+    [Fact]
     public void NoReadyFileMeansNoBarrier() => Assert.Null(StartBarrier.Of(null, null));
 
     private string MakeFifo(string name)

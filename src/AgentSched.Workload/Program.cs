@@ -31,12 +31,16 @@ using AgentSched.Workload;
 //   Round-trip latency and request rate of the socket API (see ApiBench).
 // agentsched-workload spawn-bench --socket PATH --cli PATH [--runs N]
 //   Process.Start of /bin/true against AgentSchedClient.StartProcess of it (see SpawnBench).
+// agentsched-workload fuzz --socket PATH [--seed N] [--lines N] [--connections N]
+//   Fuzzes the socket protocol (see ProtocolFuzzer): prints one JSON line of figures, each broken
+//   promise on standard error, and exits 1 if there was one.
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
     + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
     + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F] [--phases N [--from-phase F] [--runaway-phase K]] [--agents K]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]\n"
-    + "       agentsched-workload spawn-bench --socket PATH --cli PATH [--runs N]";
+    + "       agentsched-workload spawn-bench --socket PATH --cli PATH [--runs N]\n"
+    + "       agentsched-workload fuzz --socket PATH [--seed N] [--lines N] [--connections N]";
 
 if (args.Length >= 3 && args[0] == "api" && args[1] == "--socket")
 {
@@ -64,6 +68,37 @@ if (args.Length >= 1 && args[0] == "spawn-bench")
         return 2;
     }
     return SpawnBench.Run(socket, cli, o.TryGetValue("--runs", out string? runs) ? PositiveInt(runs) : 50);
+}
+if (args.Length >= 1 && args[0] == "fuzz")
+{
+    if (OptionPairs(args, ["--socket", "--seed", "--lines", "--connections"]) is not { } o)
+    {
+        return 2;
+    }
+    ProtocolFuzzer.Options options;
+    try
+    {
+        if (!o.TryGetValue("--socket", out string? socket) || args.Length % 2 == 0)
+        {
+            throw new ArgumentException("fuzz needs --socket, and a value after each option");
+        }
+        options = new ProtocolFuzzer.Options(socket,
+            o.TryGetValue("--seed", out string? seed) ? PositiveInt(seed) : 1,
+            o.TryGetValue("--lines", out string? fuzzLines) ? PositiveInt(fuzzLines) : 100_000,
+            o.TryGetValue("--connections", out string? connections) ? PositiveInt(connections) : 4);
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"agentsched-workload: {e.Message}\n{Usage}");
+        return 2;
+    }
+    ProtocolFuzzer.Result r = ProtocolFuzzer.Run(options);
+    foreach (string v in r.Violations)
+    {
+        Console.Error.WriteLine($"agentsched-workload fuzz: {v}");
+    }
+    Console.WriteLine(ProtocolFuzzer.Json(r, options));
+    return r.ViolationCount == 0 && r.ExpectedAnswers == r.Answers ? 0 : 1;
 }
 if (args.Length >= 1 && args[0] == "agent")
 {

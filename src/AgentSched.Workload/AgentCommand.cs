@@ -9,6 +9,8 @@ namespace AgentSched.Workload;
 /// its JSON line. With <c>--agents K</c> the process runs K agents, each on a thread of its own
 /// (agent j from seed + j, its paths with ".j" appended, its JSON lines with <c>"agent": j</c>), all
 /// sharing one client, as an agent runtime that hosts several agents does; the runaway is agent 0's.
+/// An agent that fails is reported at once on standard error; the others run on, and the process
+/// exits 1.
 /// With <c>--phases N</c> the same process runs N such runs one after the other
 /// (phases <c>--from-phase</c> to N), each behind its own start barrier and with its own samples
 /// file (the paths given with ".k" appended for phase k) and JSON line: a benchmark measures
@@ -79,6 +81,7 @@ internal static class AgentCommand
             path is null ? null : path + (agent is { } j && agents > 1 ? $".{j}" : "") + (phases > 1 ? $".{phase}" : "");
         // One barrier a phase for the whole process: its ready file says every agent is waiting.
         Action?[] barriers = [.. Enumerable.Range(0, phases + 1).Select(k => StartBarrier.Of(Of(ready, null, k), Of(go, null, k), agents))];
+        int failed = 0;
         void RunAgent(int j)
         {
             try
@@ -93,9 +96,10 @@ internal static class AgentCommand
             }
             catch (Exception e) when (agents > 1)
             {
-                // The others would wait at a barrier this one never reaches: the process fails now.
+                // Its phases' barriers no longer wait for it (the harness opens a phase's go
+                // without waiting for its ready file, bar the first); its missing lines tell.
                 Console.Error.WriteLine($"agentsched-workload agent: agent {j}: {e}");
-                Environment.Exit(1);
+                Interlocked.Exchange(ref failed, 1);
             }
         }
         if (agents == 1)
@@ -106,19 +110,19 @@ internal static class AgentCommand
         Thread[] threads = [.. Enumerable.Range(0, agents).Select(j => new Thread(() => RunAgent(j)) { Name = $"agent {j}" })];
         foreach (Thread t in threads) t.Start();
         foreach (Thread t in threads) t.Join();
-        return 0;
+        return failed;
     }
 
     /// <summary>Writes a run's samples file and prints its JSON line.</summary>
     private static void Report(OpenLoopAgent.Result r, AgentSchedClient? client, string? samples, int? phase, int? agent, Stream stdout)
     {
-        // What agent_class itself recorded of this process (every agent in it): steps of its threads in each class.
+        // What agent_class itself recorded of the agent's thread: its steps in the BURST class.
         long burstRecorded = -1;
         try
         {
-            if (client?.Steps(Environment.ProcessId) is { } report)
+            if (client?.Steps(r.Tid) is { } report)
             {
-                burstRecorded = report.Threads.SelectMany(t => t.Recent).Count(s => s.Class == AgentSched.Protocol.TaskClass.Burst);
+                burstRecorded = report.Threads.Where(t => t.Tid == r.Tid).SelectMany(t => t.Recent).Count(s => s.Class == AgentSched.Protocol.TaskClass.Burst);
             }
         }
         catch (AgentSchedException e) when (e.Code == "not_tracing")
@@ -148,6 +152,7 @@ internal static class AgentCommand
             w.WriteNumber("steps_applied", r.StepsApplied);
             w.WriteNumber("burst_steps_recorded", burstRecorded);
             w.WriteNumber("wait_us_per_run", Math.Round(r.WaitUsPerRun, 1));
+            w.WriteNumber("tool_crashes", r.ToolCrashes);
             if (r.Runaway is { } run)
             {
                 w.WriteNumber("runaway_start_ns", run.StartNs);

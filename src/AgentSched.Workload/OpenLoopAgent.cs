@@ -40,7 +40,7 @@ internal sealed class ThinkTimes(int seed, double meanMs)
 /// <param name="StartNs">CLOCK_MONOTONIC when the model's reply "arrived" (the think ended).</param>
 /// <param name="LatencyUs">From then until the parse was done: the step's latency.</param>
 /// <param name="ToolStartUs">From just before the agent started the tool to the tool's first instruction (-1 for a pipeline, whose first program is the shell).</param>
-/// <param name="Kind">tool, pipeline or runaway.</param>
+/// <param name="Kind">tool, pipeline or runaway; crashed for a tool killed by a signal (not a step that counts).</param>
 internal readonly record struct OpenLoopStep(long StartNs, double LatencyUs, double ToolStartUs, string Kind);
 
 /// <summary>
@@ -63,7 +63,18 @@ internal static class OpenLoopAgent
     /// <summary>The shell and filter of the pipeline step (Debian's busybox-static; scripts/bootstrap installs it).</summary>
     public const string Busybox = "/bin/busybox";
 
-    public sealed record Result(List<OpenLoopStep> Steps, double Seconds, long StepsApplied, double WaitUsPerRun, (long StartNs, long EndNs)? Runaway);
+    /// <summary>
+    /// Tools a run lets die of a signal before it fails. Under multi-threaded TCG a program now and
+    /// then dies of a fault the emulator made (busybox of a general protection fault, cc of
+    /// SIGSEGV); such a step is recorded as "crashed" and left out, the next one fails the run.
+    /// </summary>
+    public const int MaxToolCrashes = 5;
+
+    /// <param name="Tid">The agent's thread, which ran the steps.</param>
+    public sealed record Result(List<OpenLoopStep> Steps, double Seconds, long StepsApplied, double WaitUsPerRun, (long StartNs, long EndNs)? Runaway, int Tid)
+    {
+        public int ToolCrashes => Steps.Count(s => s.Kind == "crashed");
+    }
 
     public static Result Run(OpenLoopOptions o, AgentSchedClient? client, Action? beforeStart = null)
     {
@@ -103,6 +114,12 @@ internal static class OpenLoopAgent
                     output = tool.ReadStdoutToEnd();
                     exit = tool.WaitForExit();
                 }
+                if (exit > 128 && steps.Count(s => s.Kind == "crashed") < MaxToolCrashes)
+                {
+                    Console.Error.WriteLine($"agentsched-workload agent: {string.Join(' ', argv)} was killed by signal {exit - 128}; step left out");
+                    steps.Add(new OpenLoopStep(start, Stopwatch.GetElapsedTime(start).TotalMicroseconds, -1, "crashed"));
+                    continue;
+                }
                 if (exit != 0)
                 {
                     throw new IOException($"{argv[0]} exited with {exit} (its standard error went to this program's)");
@@ -120,7 +137,7 @@ internal static class OpenLoopAgent
         }
         (long Exec, long Delay, long Runs)? s1 = StepLoop.Schedstat(tid);
         double wait = s0 is { } a && s1 is { } b && b.Runs > a.Runs ? (b.Delay - a.Delay) / 1000.0 / (b.Runs - a.Runs) : -1;
-        return new Result(steps, clock.Elapsed.TotalSeconds, applied, wait, runaway);
+        return new Result(steps, clock.Elapsed.TotalSeconds, applied, wait, runaway, tid);
     }
 
     /// <summary>The samples file: one step per line, "start_ns latency_us tool_start_us kind".</summary>

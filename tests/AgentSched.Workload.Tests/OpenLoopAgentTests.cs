@@ -59,6 +59,37 @@ public sealed class OpenLoopAgentTests
     }
 
     /// <summary>
+    /// A tool killed by a signal (as an emulator's fault kills one now and then) is a step left out,
+    /// recorded as crashed, up to <see cref="OpenLoopAgent.MaxToolCrashes"/>; one more fails the run.
+    /// </summary>
+    [Fact]
+    public void AToolKilledByASignalIsLeftOutUntilTooManyAre()
+    {
+        string dir = Directory.CreateTempSubdirectory("agentsched-agent-").FullName;
+        try
+        {
+            string tool = BuildTool(dir), once = Path.Combine(dir, "crash-once"), always = Path.Combine(dir, "crash-always");
+            File.WriteAllText(once, $"#!/bin/sh\n[ -e '{dir}/crashed' ] || {{ touch '{dir}/crashed'; kill -SEGV $$; }}\nexec '{tool}' \"$@\"\n");
+            File.WriteAllText(always, "#!/bin/sh\nkill -SEGV $$\n");
+            File.SetUnixFileMode(once, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            File.SetUnixFileMode(always, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            var options = new OpenLoopOptions { ToolPath = once, ThinkMeanMs = 2, ToolUs = 500, PipeUs = 200, ParseUs = 100, Duration = TimeSpan.FromSeconds(0.5) };
+
+            OpenLoopAgent.Result r = OpenLoopAgent.Run(options, client: null);
+
+            Assert.Equal(1, r.ToolCrashes);
+            Assert.Equal("crashed", r.Steps[0].Kind);
+            Assert.True(r.Steps.Count(s => s.Kind == "tool") >= 2, $"{r.Steps.Count} steps");
+            var e = Assert.Throws<IOException>(() => OpenLoopAgent.Run(options with { ToolPath = always }, client: null));
+            Assert.Contains("exited with 139", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// One process, several phases: each behind its own barrier (here regular go files, a barrier
     /// already open) with its own samples file and JSON line, the runaway only in its phase, and no
     /// step started after a phase's end.

@@ -84,7 +84,7 @@ if (args.Length >= 1 && args[0] == "fuzz")
         }
         options = new ProtocolFuzzer.Options(socket,
             o.TryGetValue("--seed", out string? seed) ? PositiveInt(seed) : 1,
-            o.TryGetValue("--lines", out string? fuzzLines) ? PositiveInt(fuzzLines) : 100_000,
+            o.TryGetValue("--lines", out string? fuzzLines) ? long.TryParse(fuzzLines, out long n) && n > 0 ? n : throw new ArgumentException($"'{fuzzLines}' is not a positive whole number") : 100_000,
             o.TryGetValue("--connections", out string? connections) ? PositiveInt(connections) : 4);
     }
     catch (ArgumentException e)

@@ -20,10 +20,13 @@ namespace AgentSched.Workload;
 /// (<see cref="ErrorCode.All"/>) and a message; a numeric id comes back as sent; an over-long line
 /// is answered <c>line_too_long</c>; the daemon is still answering afterwards. It also reports the
 /// daemon's RSS before and after (found through <c>SO_PEERCRED</c> on the socket).
-/// <para>Safe against the machine it runs on, even as root: every pid or tid it sends is its own,
-/// or one that cannot exist (above the kernel's largest pid_max), or not a positive integer; and
-/// mutations only insert non-digits or replace bytes other than digits and minus signs with them, so
-/// they cannot turn a number into another.</para>
+/// <para>Safe against the machine it runs on, even as root: every pid, tid or id it writes is its
+/// own pid or tid, or one that cannot exist (above the kernel's largest pid_max), or no positive
+/// integer. Mutations insert or replace bytes but never add a digit or drop a digit or a minus
+/// sign; one can split a number ("4242" into "424]2"), which leaves the line no valid JSON, and the
+/// daemon acts on no part of a line it cannot parse whole. Last, each line is read back before it
+/// goes: one that is valid JSON and names any other task in a top-level pid or tid is replaced with
+/// a ping.</para>
 /// </summary>
 internal static class ProtocolFuzzer
 {
@@ -58,9 +61,9 @@ internal static class ProtocolFuzzer
 
         int daemonPid = DaemonPid(o.SocketPath);
         long before = RssKb(daemonPid);
-        long perConnection = Math.Max(1, o.Lines / o.Connections);
         Parallel.For(0, o.Connections, new ParallelOptions { MaxDegreeOfParallelism = o.Connections }, c =>
         {
+            long perConnection = o.Lines / o.Connections + (c < o.Lines % o.Connections ? 1 : 0);
             var random = new Random(o.Seed * 1000 + c);
             long sent = 0;
             for (int session = 0; sent < perConnection; session++)
@@ -99,9 +102,10 @@ internal static class ProtocolFuzzer
             {
                 FuzzLine line = Generate(random, self, tid);
                 bool last = i == n - 1;
-                if (last && random.Next(4) == 0)
+                if (last && random.Next(4) == 0 && line.Expect != Expect.TooLong)
                 {
-                    line = line with { Partial = true, Expect = Expect.Nothing }; // cut short: no newline, no answer
+                    // Cut short: no newline, no answer (an over-long line is answered before its newline).
+                    line = line with { Partial = true, Expect = Expect.Nothing };
                 }
                 if (line.Expect != Expect.Nothing) expected++;
                 pending.Add(line);
@@ -234,15 +238,44 @@ internal static class ProtocolFuzzer
     internal static FuzzLine Generate(Random r, int self, int tid)
     {
         int kind = r.Next(100);
-        if (kind < 30) return Request(r, self, tid, wrongTypes: false);
-        if (kind < 50) return Request(r, self, tid, wrongTypes: true);
-        if (kind < 65) return Mutate(r, Request(r, self, tid, wrongTypes: false).Bytes);
-        if (kind < 70) return Nested(r);
-        if (kind < 80) return Strange(r);
-        if (kind < 88) return Garbage(r);
-        if (kind < 94) return Blank(r);
-        if (kind < 99) return Misc(r, self);
-        return r.Next(50) == 0 ? TooLong(r) : Request(r, self, tid, wrongTypes: false);
+        FuzzLine line = kind switch
+        {
+            < 30 => Request(r, self, tid, wrongTypes: false),
+            < 50 => Request(r, self, tid, wrongTypes: true),
+            < 65 => Mutate(r, Request(r, self, tid, wrongTypes: false).Bytes),
+            < 70 => Nested(r),
+            < 80 => Strange(r),
+            < 88 => Garbage(r),
+            < 94 => Blank(r),
+            < 99 => Misc(r, self),
+            _ => r.Next(50) == 0 ? TooLong(r) : Request(r, self, tid, wrongTypes: false),
+        };
+        return NamesNoOtherTask(line.Bytes, self, tid) ? line : new FuzzLine("{\"v\":1,\"op\":\"ping\"}"u8.ToArray(), Expect.Answer, null);
+    }
+
+    /// <summary>False if the line is valid JSON whose top-level pid or tid is a whole number that
+    /// could name a task other than this process and thread.</summary>
+    private static bool NamesNoOtherTask(ReadOnlySpan<byte> line, int self, int tid)
+    {
+        bool safe = true;
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1
+                    && (reader.ValueTextEquals("pid"u8) || reader.ValueTextEquals("tid"u8)) && reader.Read()
+                    && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long id))
+                {
+                    safe &= id == self || id == tid || id <= 0 || id >= NoSuchPid;
+                }
+            }
+            return safe;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return true; // not JSON (or a name escaping a lone surrogate): the daemon acts on none of it
+        }
     }
 
     /// <summary>A request of a known op with its fields, valid or (wrongTypes) with some of them of any other type or out of range.</summary>
@@ -253,7 +286,8 @@ internal static class ProtocolFuzzer
         long? id = null;
         if (r.Next(2) == 0)
         {
-            id = r.Next(3) == 0 ? -r.NextInt64(1L << 53) : r.NextInt64(1L << 53);
+            // Never a possible pid either: a mutation can rename "id" to "tid".
+            id = r.Next(3) == 0 ? -r.NextInt64(1L << 53) : NoSuchPid + r.NextInt64(1L << 52);
             fields.Add(("id", id.Value.ToString(CultureInfo.InvariantCulture)));
         }
         else if (r.Next(3) == 0)

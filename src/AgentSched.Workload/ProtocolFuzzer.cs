@@ -87,8 +87,7 @@ internal static class ProtocolFuzzer
     /// <summary>One connection: n lines (the last maybe cut short), answers read as they come; (lines, answers expected, answers).</summary>
     private static (long, long, long) Session(string path, Random random, long n, ConcurrentDictionary<string, long> answered, Action<string> violation)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(path));
+        using Socket socket = Connect(path);
         socket.ReceiveTimeout = 30_000;
         var pending = new BlockingCollection<FuzzLine>();
         long expected = 0, got = 0;
@@ -530,10 +529,24 @@ internal static class ProtocolFuzzer
 
     // --- The daemon ----------------------------------------------------------------------------
 
+    private static Socket Connect(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     private static int DaemonPid(string path)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(path));
+        using Socket socket = Connect(path);
         Span<byte> cred = stackalloc byte[12]; // struct ucred: pid, uid, gid
         socket.GetRawSocketOption(1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, cred);
         return BitConverter.ToInt32(cred);
@@ -555,8 +568,7 @@ internal static class ProtocolFuzzer
     {
         try
         {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(path));
+            using Socket socket = Connect(path);
             socket.ReceiveTimeout = 10_000;
             socket.Send("{\"v\":1,\"op\":\"ping\",\"id\":1}\n"u8);
             var buffer = new byte[4096];

@@ -12,8 +12,9 @@ using AgentSched.Workload;
 //   --ready-file/--go-file: once both threads are set up, create the ready file, then open the go
 //   file, a FIFO, and wait there until the harness opens it for writing (a start barrier for
 //   several loops and their hogs; see StartBarrier).
-// agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]
-//   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds.
+// agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US] [--threads N]
+//   Burns CPU: run-us of thread CPU time, then sleeps sleep-us (0: never sleeps), for S seconds,
+//   on N threads of this process (default 1), which start together once all N exist.
 // agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US]
 //                           [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S]
 //                           [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F]
@@ -35,7 +36,7 @@ using AgentSched.Workload;
 //   Fuzzes the socket protocol (see ProtocolFuzzer): prints one JSON line of figures, each broken
 //   promise on standard error, and exits 1 if there was one.
 const string Usage = "usage: agentsched-workload steps [--steps N] [--seconds S] [--tool-us US] [--parse-us US] [--json] [--thread-steps SOCKET] [--linger-ms MS] [--slice-us US] [--samples FILE] [--ready-file FILE --go-file FILE]\n"
-    + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US]\n"
+    + "       agentsched-workload spin [--seconds S] [--run-us US] [--sleep-us US] [--threads N]\n"
     + "       agentsched-workload agent --tool PATH [--seed N] [--think-mean-ms MS] [--tool-us US] [--pipe-us US] [--parse-us US] [--seconds S] [--window-ms MS] [--runaway-after S] [--runaway-ms MS] [--socket PATH] [--samples FILE] [--ready-file F --go-file F] [--phases N [--from-phase F] [--runaway-phase K]] [--agents K]\n"
     + "       agentsched-workload api --socket PATH ITEM...\n"
     + "       agentsched-workload api-bench [--socket PATH] [--op mark|step|ping|status|self-step|getpid] [--clients N] [--seconds S]\n"
@@ -109,7 +110,7 @@ if (args.Length == 0 || args[0] is not ("steps" or "spin"))
     Console.Error.WriteLine(Usage);
     return 2;
 }
-int steps = int.MaxValue, toolUs = 2000, parseUs = 200, runUs = 7000, sleepUs = 0, lingerMs = 0, sliceUs = 0;
+int steps = int.MaxValue, toolUs = 2000, parseUs = 200, runUs = 7000, sleepUs = 0, lingerMs = 0, sliceUs = 0, threads = 1;
 string? stepSocket = null, samplesPath = null, readyFile = null, goFile = null;
 double seconds = 10;
 bool json = false;
@@ -132,6 +133,7 @@ for (int i = 1; i < args.Length; i++)
             case "--ready-file": readyFile = Next(); break;
             case "--go-file": goFile = Next(); break;
             case "--run-us": runUs = PositiveInt(Next()); break;
+            case "--threads": threads = PositiveInt(Next()); break;
             case "--sleep-us": sleepUs = int.TryParse(Next(), out int us) && us >= 0 ? us : throw new ArgumentException("--sleep-us takes a whole number >= 0"); break;
             default: throw new ArgumentException($"unknown option {args[i]}");
         }
@@ -145,18 +147,42 @@ for (int i = 1; i < args.Length; i++)
 
 if (args[0] == "spin")
 {
-    var clock = System.Diagnostics.Stopwatch.StartNew();
+    // --threads N: N threads (this one and N - 1 started with small stacks) run the loop together:
+    // the others block until the last is started, then the clock starts and every one runs until
+    // it passes --seconds.
+    var clock = new System.Diagnostics.Stopwatch();
+    using var go = new ManualResetEventSlim(false);
     long rounds = 0;
-    while (clock.Elapsed.TotalSeconds < seconds)
+    void Spin()
     {
-        ThreadCpu.Burn(runUs * 1000L);
-        if (sleepUs > 0)
+        go.Wait();
+        long mine = 0;
+        while (clock.Elapsed.TotalSeconds < seconds)
         {
-            Thread.Sleep(TimeSpan.FromMicroseconds(sleepUs));
+            ThreadCpu.Burn(runUs * 1000L);
+            if (sleepUs > 0)
+            {
+                Thread.Sleep(TimeSpan.FromMicroseconds(sleepUs));
+            }
+            mine++;
         }
-        rounds++;
+        Interlocked.Add(ref rounds, mine);
     }
-    Console.WriteLine($"{rounds} rounds of {runUs} us in {clock.Elapsed.TotalSeconds:F1} s");
+    var others = new Thread[threads - 1];
+    for (int t = 0; t < others.Length; t++)
+    {
+        others[t] = new Thread(Spin, maxStackSize: 256 * 1024) { IsBackground = true };
+        others[t].Start();
+    }
+    clock.Start();
+    go.Set();
+    Spin();
+    foreach (Thread t in others)
+    {
+        t.Join();
+    }
+    string per = threads > 1 ? $" on {threads} threads" : "";
+    Console.WriteLine($"{rounds} rounds of {runUs} us{per} in {clock.Elapsed.TotalSeconds:F1} s");
     return 0;
 }
 

@@ -67,11 +67,15 @@
  * tasks skip direct placement on a CPU (whose local queue would be served before ops.dispatch) and
  * their anti-migration window until it runs. The other half is the margin for that tick, for BURST
  * work already queued on a CPU and for the tasks due before it. Every queued task is covered, not
- * only the first few: the guard keeps the earliest time any queued task becomes due
- * (guard_clear_until), which each enqueue lowers and a walk over both queues renews, so the checks
- * on the hot paths are one comparison and the walks happen only when a task is due, or once per
- * starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at once on few CPUs
- * (they are served one slice each, oldest first), higher sched classes, and affinity. BURST tasks
+ * only the first few, up to GUARD_WALK_MAX per queue: the guard keeps the earliest time any queued
+ * task becomes due (guard_clear_until), which each enqueue lowers and a walk over both queues
+ * renews, so the checks on the hot paths are one comparison and the walks happen only when a task
+ * is due, or once per starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at
+ * once on few CPUs (they are served one slice each, oldest first), higher sched classes, and
+ * affinity. With more tasks queued than a walk looks at, the bound is out of reach whatever the
+ * walk (they cannot all have had a slice within starve_ns), so the walk stays bounded rather than
+ * grow with the queue on every dispatch of a machine that is already overloaded; tasks past its
+ * reach move up as those ahead of them run (FIFO in BATCH, falling virtual time in NORMAL). BURST tasks
  * are served first and wait only behind BURST work queued before them and the runs the guard
  * serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md records what it
  * measured.
@@ -587,6 +591,13 @@ enum placement {
 #define GUARD_DUE_NS	(starve_ns / 2)
 /* The longest a scan that found nothing due is trusted: a backstop for what a scan can miss. */
 #define GUARD_RECHECK_NS	(starve_ns / 8)
+/*
+ * The most tasks one walk of a queue looks at. Past it the bound cannot hold anyway (that many
+ * tasks served a slice each take longer than starve_ns on any CPU count the queues are shared by),
+ * and an unbounded walk on every dispatch of an overloaded machine is what would make it worse: a
+ * few thousand runnable threads turned every ops.dispatch into two walks over all of them.
+ */
+#define GUARD_WALK_MAX	64
 
 /*
  * Until this time no task in the NORMAL and BATCH queues is due, so the guard's checks on the hot
@@ -631,23 +642,26 @@ struct guard_pick {
  * (has waited GUARD_DUE_NS). The guard acts at half of starve_ns so that the other half covers the
  * tick that ends a CPU's current run, the BURST work already queued on that CPU, and the other due
  * tasks served before this one. Without @oldest it stops at the first due task; with it, it walks
- * the whole queue and keeps in *@oldest the longest-waiting due task (its queued_at and pid), so
- * that ops.dispatch serves due tasks oldest first, across both queues, wherever they are in them
- * (in the vtime-ordered NORMAL queue waking tasks can go in ahead of one that waits). Lowers
- * *@next_due to the earliest due time of the tasks it passed, whatever their CPUs. The walk is as
- * long as the queue, but runs only when guard_clear_until has passed: when a task is due, and
- * once per GUARD_RECHECK_NS otherwise.
+ * the queue (its first GUARD_WALK_MAX tasks) and keeps in *@oldest the longest-waiting due task
+ * (its queued_at and pid), so that ops.dispatch serves due tasks oldest first, across both queues,
+ * wherever they are in them (in the vtime-ordered NORMAL queue waking tasks can go in ahead of one
+ * that waits). Lowers *@next_due to the earliest due time of the tasks it passed, whatever their
+ * CPUs. The walk runs only when guard_clear_until has passed: when a task is due, and once per
+ * GUARD_RECHECK_NS otherwise.
  */
 static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, struct guard_pick *oldest, __u64 *next_due)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	bool found = false;
+	__u32 seen = 0;
 	__u64 due;
 
 	if (!scx_bpf_dsq_nr_queued(dsq_id))
 		return false;	/* the common case, without taking the queue's lock */
 	bpf_for_each(scx_dsq, p, dsq_id, 0) {
+		if (++seen > GUARD_WALK_MAX)
+			break;
 		tctx = lookup_ctx(p);
 		if (!tctx || !tctx->queued_at)
 			continue;
@@ -673,8 +687,11 @@ static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, struct guard_pick *
 static bool guard_serve(const struct guard_pick *pick)
 {
 	struct task_struct *p;
+	__u32 seen = 0;
 
 	bpf_for_each(scx_dsq, p, pick->dsq_id, 0) {
+		if (++seen > GUARD_WALK_MAX)
+			break;
 		if (p->pid == pick->pid)
 			return dsq_move_task(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL);
 	}

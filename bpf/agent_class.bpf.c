@@ -61,24 +61,25 @@
  *   queued as NORMAL until the period rolls over.
  * Starvation guard: NORMAL and BATCH tasks should not wait longer than starve_ns. The guard acts
  * when any task in either queue (BATCH is FIFO, NORMAL ordered by vtime) has waited half of that:
- * ops.dispatch moves that task itself to its CPU ahead of BURST, due tasks oldest first across
- * both queues; the next tick on each CPU the waiting task may use ends the run in progress (a
- * BURST run, or a NORMAL/BATCH run past slice_ns) so that the CPU looks for work; and waking BURST
- * tasks skip direct placement on a CPU (whose local queue would be served before ops.dispatch) and
- * their anti-migration window until it runs. The other half is the margin for that tick, for BURST
- * work already queued on a CPU and for the tasks due before it. Every queued task is covered, not
- * only the first few, up to GUARD_WALK_MAX per queue: the guard keeps the earliest time any queued
- * task becomes due (guard_clear_until), which each enqueue lowers and a walk over both queues
- * renews, so the checks on the hot paths are one comparison and the walks happen only when a task
- * is due, or once per starve_ns / 8 as a backstop. What the guard cannot bound: many due tasks at
- * once on few CPUs (they are served one slice each, oldest first), higher sched classes, and
- * affinity. With more tasks queued than a walk looks at, the bound is out of reach whatever the
- * walk (they cannot all have had a slice within starve_ns), so the walk stays bounded rather than
- * grow with the queue on every dispatch of a machine that is already overloaded; tasks past its
- * reach move up as those ahead of them run (FIFO in BATCH, falling virtual time in NORMAL). BURST tasks
- * are served first and wait only behind BURST work queued before them and the runs the guard
- * serves. StarvationTests checks the bound, and docs/dev/policy-measurements.md records what it
- * measured.
+ * ops.dispatch moves that task itself to its CPU ahead of BURST, due tasks oldest first across both
+ * queues; the next tick on each CPU the waiting task may use ends the run in progress (a BURST run,
+ * or a NORMAL/BATCH run past slice_ns) so that the CPU looks for work; and waking BURST tasks skip
+ * direct placement on a CPU (whose local queue would be served before ops.dispatch) and their
+ * anti-migration window until it runs. The other half is the margin for that tick, for BURST work
+ * already queued on a CPU and for the tasks due before it. Queued tasks are covered wherever they
+ * are in a queue, not only at its head: the guard keeps the earliest time any queued task becomes
+ * due (guard_clear_until), which each enqueue lowers and a walk over both queues renews, so the
+ * checks on the hot paths are one comparison and the walks happen only when a task is due, or once
+ * per starve_ns / 8 as a backstop. A walk looks at no more than GUARD_WALK_MAX tasks of a queue: on
+ * an overloaded machine some task is always due, and a walk as long as the queue on every dispatch
+ * made hundreds of runnable threads slower still. A due task further back is reached as the tasks
+ * ahead of it are served (BATCH is FIFO; in NORMAL a task that ran is queued again by its grown
+ * virtual time, behind the ones that waited), one guard serve each at worst. What the guard cannot
+ * bound: many due tasks at once on few CPUs (they are served one slice each, oldest first; on 2
+ * CPUs with the default slice, 64 tasks already take about starve_ns to get one slice each), higher
+ * sched classes, and affinity. BURST tasks are served first and wait only behind BURST work queued
+ * before them and the runs the guard serves. StarvationTests checks the bound, and
+ * docs/dev/policy-measurements.md records what it measured.
  *
  * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
  * wakes it synchronously (a pipe or socket hand-off: the waker is about to block) and nothing else
@@ -592,10 +593,8 @@ enum placement {
 /* The longest a scan that found nothing due is trusted: a backstop for what a scan can miss. */
 #define GUARD_RECHECK_NS	(starve_ns / 8)
 /*
- * The most tasks one walk of a queue looks at. Past it the bound cannot hold anyway (that many
- * tasks served a slice each take longer than starve_ns on any CPU count the queues are shared by),
- * and an unbounded walk on every dispatch of an overloaded machine is what would make it worse: a
- * few thousand runnable threads turned every ops.dispatch into two walks over all of them.
+ * The most tasks one walk of a queue looks at (see the top comment): with hundreds of runnable
+ * threads some task is always due, and every ops.dispatch was two walks over all of them.
  */
 #define GUARD_WALK_MAX	64
 

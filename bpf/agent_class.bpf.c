@@ -66,19 +66,19 @@
  * or a NORMAL/BATCH run past slice_ns) so that the CPU looks for work; and waking BURST tasks skip
  * direct placement on a CPU (whose local queue would be served before ops.dispatch) and their
  * anti-migration window until it runs. The other half is the margin for that tick, for BURST work
- * already queued on a CPU and for the tasks due before it. Queued tasks are covered wherever they
- * are in a queue, not only at its head: the guard keeps the earliest time any queued task becomes
- * due (guard_clear_until), which each enqueue lowers and a walk over both queues renews, so the
- * checks on the hot paths are one comparison and the walks happen only when a task is due, or once
- * per starve_ns / 8 as a backstop. A walk looks at no more than GUARD_WALK_MAX tasks of a queue: on
- * an overloaded machine some task is always due, and a walk as long as the queue on every dispatch
- * made hundreds of runnable threads slower still. A due task further back is reached as the tasks
- * ahead of it are served (BATCH is FIFO; in NORMAL a task that ran is queued again by its grown
- * virtual time, behind the ones that waited), one guard serve each at worst. What the guard cannot
- * bound: many due tasks at once on few CPUs (they are served one slice each, oldest first; on 2
- * CPUs with the default slice, 64 tasks already take about starve_ns to get one slice each), higher
- * sched classes, and affinity. BURST tasks are served first and wait only behind BURST work queued
- * before them and the runs the guard serves. StarvationTests checks the bound, and
+ * already queued on a CPU and for the tasks due before it. The guard looks past each queue's head:
+ * it keeps the earliest time any queued task becomes due (guard_clear_until), which each enqueue
+ * lowers and a walk over both queues renews, so the checks on the hot paths are one comparison and
+ * the walks happen only when a task is due, or once per starve_ns / 8 as a backstop. A walk looks
+ * at no more than GUARD_WALK_MAX tasks of a queue: on an overloaded machine some task is always
+ * due, and a walk as long as the queue on every dispatch made hundreds of runnable threads slower
+ * still. A task further back has no bound of its own: it moves up as the tasks ahead of it are
+ * served (BATCH is FIFO; in NORMAL a task that ran is queued again by its grown virtual time, but
+ * waking tasks can still go in ahead of it, by up to a slice of virtual time). What the guard
+ * cannot bound: many due tasks at once on few CPUs (they are served one slice each, oldest first;
+ * on 2 CPUs with the default slice, 64 tasks already take about starve_ns to get one slice each),
+ * higher sched classes, and affinity. BURST tasks are served first and wait only behind BURST work
+ * queued before them and the runs the guard serves. StarvationTests checks the bound, and
  * docs/dev/policy-measurements.md records what it measured.
  *
  * Placement of a waking BURST task: its previous CPU if idle (cache-hot); else, when a BURST waker
@@ -600,9 +600,10 @@ enum placement {
 
 /*
  * Until this time no task in the NORMAL and BATCH queues is due, so the guard's checks on the hot
- * paths are one comparison. It is kept at or before the earliest due time of the queued tasks:
- * ops.enqueue lowers it for each task it queues there (guard_lower), and a scan that finds nothing
- * due sets it to the earliest due time it saw (guard_note_clear), at most GUARD_RECHECK_NS ahead.
+ * paths are one comparison. It is kept at or before the earliest due time of the tasks a scan
+ * looks at (the first GUARD_WALK_MAX of each queue): ops.enqueue lowers it for each task it queues
+ * there (guard_lower), and a scan that finds nothing due sets it to the earliest due time it saw
+ * (guard_note_clear), at most GUARD_RECHECK_NS ahead.
  * Both update it by compare-and-swap, so a scan never raises it past a task queued while it ran;
  * what a scan can still miss (a task queued again with its old wait while the scan ran) is found by
  * the next one, GUARD_RECHECK_NS later at most.
@@ -682,7 +683,11 @@ static bool queue_starving(__u64 dsq_id, __u64 now, s32 cpu, struct guard_pick *
 	return found;
 }
 
-/* Moves the task @pick found to this CPU's local queue, if it is still queued there. */
+/*
+ * Moves the task @pick found to this CPU's local queue, if it is still among the first
+ * GUARD_WALK_MAX of its queue (tasks queued ahead of it since the scan can push it back; then
+ * ops.dispatch serves the queues in order this time and the next dispatch scans again).
+ */
 static bool guard_serve(const struct guard_pick *pick)
 {
 	struct task_struct *p;
@@ -699,8 +704,9 @@ static bool guard_serve(const struct guard_pick *pick)
 
 /*
  * The starvation guard is due: a NORMAL or BATCH task is starving (and may run on @cpu, if >= 0).
- * With @oldest (from ops.dispatch), both queues are walked whole and the longest-waiting due task
- * is left in *@oldest; without it the walk stops at the first due task.
+ * With @oldest (from ops.dispatch), both queues are walked (their first GUARD_WALK_MAX tasks) and
+ * the longest-waiting due task is left in *@oldest; without it the walk stops at the first due
+ * task.
  */
 static bool guard_scan(__u64 now, s32 cpu, struct guard_pick *oldest)
 {

@@ -75,11 +75,13 @@ public sealed class PlacementTests
     /// BURST task whose previous CPU is busy wakes on an idle CPU of that CPU's LLC, where its cache
     /// lines are, not on an idle CPU of the other LLC. CPU 0 runs an unmarked hog; the spinner is
     /// held on CPU 0 for a while, then allowed every CPU, so its next wakeup must leave CPU 0 while
-    /// the other LLC's CPUs are idle too; eight times. The test's own threads (and the commands it
+    /// the other LLC's CPUs are idle too; sixteen times. The test's own threads (and the commands it
     /// runs) are kept on the last CPU meanwhile, so CPU 1 and the other LLC's first CPU are idle:
     /// a pick of any idle CPU would land in CPU 0's LLC half the time. Something else waking on
-    /// CPU 1 at that moment may send it across, so one of the eight may miss (a pick of any idle CPU
-    /// would pass that 1 time in 28). On 7.3.4 every move of four runs (32 of 32) stayed in the LLC.
+    /// CPU 1 at that moment may send it across, so three of sixteen may miss (a pick of any idle
+    /// CPU would pass that about 1 time in 100). On 7.3.4 every move of four runs (32 of 32) stayed
+    /// in the LLC, but a CI run on 2026-12-07 had 2 of 7 leave it (first moves to CPUs 3 and 2), so
+    /// the test takes sixteen rounds where it took eight and allowed one miss.
     /// On 6.19.14 only 16 of 23 did (three runs: 5 of 7, 4 of 8, 7 of 8), with the same BPF code and
     /// the kernel's LLC-aware pick present (its MC domains and static key are there); why is not
     /// known. So the test is skipped, with those figures, on kernels before 7.0.
@@ -88,7 +90,7 @@ public sealed class PlacementTests
     [Trait("vm", "llc2")]
     public async Task ABurstTaskWhoseCpuIsBusyWakesInTheSameLlc()
     {
-        const int Rounds = 8;
+        const int Rounds = 16, MissesAllowed = 3;
         Assert.SkipUnless(Environment.OSVersion.Version >= new Version(7, 0),
             $"kernel {Environment.OSVersion.Version}: on 6.19.14 only 16 of 23 moves stayed in the LLC (7.3.4: 32 of 32), cause unknown; see docs/design.md");
         int[] llc = LlcOf(0);
@@ -125,8 +127,8 @@ public sealed class PlacementTests
                 + $"the CPUs of the recorded steps, per round: {string.Join(" | ", rounds)}";
             TestContext.Current.TestOutputHelper?.WriteLine(report);
 
-            Assert.True(moves.Count >= Rounds - 1, $"the spinner did not leave CPU 0 in most rounds: {report}");
-            Assert.True(moves.Count(c => llc.Contains(c)) >= moves.Count - 1, $"more than one move left CPU 0's LLC: {report}");
+            Assert.True(moves.Count >= Rounds - 2, $"the spinner did not leave CPU 0 in most rounds: {report}");
+            Assert.True(moves.Count(c => llc.Contains(c)) >= moves.Count - MissesAllowed, $"more than {MissesAllowed} moves left CPU 0's LLC: {report}");
         }
         finally
         {

@@ -73,8 +73,7 @@ internal static partial class ApiBench
     /// <summary>A grant for this thread, then open+close pairs of its own step; an error when there is no grant or a call fails.</summary>
     private static List<long> SelfSteps(string socketPath, double seconds, ref int errors)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        using Socket socket = UnixSocket.Connect(socketPath);
         byte[] buffer = new byte[4096];
         int filled = RoundTrip(socket, Encoding.UTF8.GetBytes($$"""{"v":1,"op":"step_grant","tid":{{StepLoop.GetTid()}}}""" + "\n"), buffer);
         if (buffer.AsSpan(0, filled).IndexOf("\"granted\":true"u8) < 0)
@@ -114,8 +113,7 @@ internal static partial class ApiBench
     private static List<long> Client(string socketPath, string[] lines, double seconds, ref int errors)
     {
         var samples = new List<long>(1 << 16);
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        using Socket socket = UnixSocket.Connect(socketPath);
         byte[][] requests = lines.Select(l => Encoding.UTF8.GetBytes(l + "\n")).ToArray();
         byte[] buffer = new byte[64 * 1024];
         long end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using AgentSched.Interop.Kernel;
 using AgentSched.Protocol;
 
 namespace AgentSched.Workload;
@@ -87,7 +88,7 @@ internal static class ProtocolFuzzer
     /// <summary>One connection: n lines (the last maybe cut short), answers read as they come; (lines, answers expected, answers).</summary>
     private static (long, long, long) Session(string path, Random random, long n, ConcurrentDictionary<string, long> answered, Action<string> violation)
     {
-        using Socket socket = Connect(path);
+        using Socket socket = UnixSocket.Connect(path);
         socket.ReceiveTimeout = 30_000;
         var pending = new BlockingCollection<FuzzLine>();
         long expected = 0, got = 0;
@@ -529,27 +530,10 @@ internal static class ProtocolFuzzer
 
     // --- The daemon ----------------------------------------------------------------------------
 
-    private static Socket Connect(string path)
-    {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            return socket;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
     private static int DaemonPid(string path)
     {
-        using Socket socket = Connect(path);
-        Span<byte> cred = stackalloc byte[12]; // struct ucred: pid, uid, gid
-        socket.GetRawSocketOption(1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, cred);
-        return BitConverter.ToInt32(cred);
+        using Socket socket = UnixSocket.Connect(path);
+        return PeerCredentials.Of(socket).Pid;
     }
 
     private static long RssKb(int pid)
@@ -568,7 +552,7 @@ internal static class ProtocolFuzzer
     {
         try
         {
-            using Socket socket = Connect(path);
+            using Socket socket = UnixSocket.Connect(path);
             socket.ReceiveTimeout = 10_000;
             socket.Send("{\"v\":1,\"op\":\"ping\",\"id\":1}\n"u8);
             var buffer = new byte[4096];

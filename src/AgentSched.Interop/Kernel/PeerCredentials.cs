@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace AgentSched.Daemon.Api;
+namespace AgentSched.Interop.Kernel;
 
 /// <summary>Who is at the other end of a connection, as the kernel recorded it at connect time (SO_PEERCRED).</summary>
 public readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid)

@@ -13,28 +13,38 @@ public sealed class DaemonLifecycleTests
     private static readonly TimeSpan s_exit = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task AttachesWithin10SecondsSchedulesEveryTaskAndDetachesOnSigterm()
+    public async Task AttachesWithin20SecondsUnderTcgSchedulesEveryTaskAndDetachesOnSigterm()
     {
         Assert.Equal("disabled", SchedExtStatus.Read().State);
-        // Under TCG the same start has taken 7 to 16 s within one boot (2026-12-03, with this
-        // build and the one before self-steps alike: the emulator's pace, not the daemon's
-        // work, which it logs as about 4 s). So a start over 10 s is stopped and made once more,
-        // and the bound holds for the better of the two.
-        DaemonProcess daemon = DaemonProcess.Start();
-        TimeSpan took;
-        try
+        // The bound is the emulator's, not hardware's. Under single-threaded TCG on 7.3.4 a start
+        // took 12 to 18 s to enabled (2026-12-08, three starts in one boot); strace put about 4 s
+        // in libbpf parsing the kernel's BTF, 4 s in the verifier, and most of the rest in the
+        // process's own start, all of it work that takes well under a second on hardware. The
+        // old 10 s bound failed every start in CI. A start over 20 s is stopped and made once
+        // more, and the bound holds for the better of the two. Every start that is given up is
+        // ended here: one left running attaches later and fails every test after this one.
+        const int starts = 2;
+        DaemonProcess? daemon = null;
+        TimeSpan took = TimeSpan.Zero;
+        for (int start = 1; daemon is null; start++)
         {
-            took = await daemon.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached");
-        }
-        catch (TimeoutException first)
-        {
-            TestContext.Current.TestOutputHelper?.WriteLine($"first start: {first.Message}");
-            daemon.Signal(Signals.SIGTERM);
-            await daemon.WaitForExitAsync(s_exit);
-            daemon.Dispose();
-            await SchedExtWait.WaitForSchedExtAsync(s => s.State == "disabled", s_exit, "the first start's scheduler detached");
-            daemon = DaemonProcess.Start();
-            took = await daemon.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(10), "agent_class attached (second start)");
+            var candidate = DaemonProcess.Start();
+            try
+            {
+                took = await candidate.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(20), $"agent_class attached (start {start} of {starts})");
+                daemon = candidate;
+            }
+            catch (TimeoutException slow) when (start < starts)
+            {
+                TestContext.Current.TestOutputHelper?.WriteLine(slow.Message);
+                candidate.Dispose();
+                await SchedExtWait.WaitForSchedExtAsync(s => s.State == "disabled", s_exit, $"start {start}'s scheduler detached");
+            }
+            catch
+            {
+                candidate.Dispose();
+                throw;
+            }
         }
         using DaemonProcess _ = daemon;
         TestContext.Current.TestOutputHelper?.WriteLine($"agent_class enabled {took.TotalMilliseconds:F0} ms after agentschedd started");
@@ -83,7 +93,7 @@ public sealed class DaemonLifecycleTests
     public async Task ASecondDaemonIsRefusedInOneLineAndTheFirstKeepsRunning()
     {
         using var first = DaemonProcess.Start();
-        // Not the 10 s attach bound (AttachesWithin10Seconds... holds that): when this test runs
+        // Not the 20 s attach bound (AttachesWithin20Seconds... holds that): when this test runs
         // first, the cold start of the runtime under TCG alone has taken longer.
         await first.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(30), "agent_class attached");
         long? seq = SchedExtStatus.Read().EnableSeq;

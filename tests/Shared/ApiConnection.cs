@@ -30,14 +30,16 @@ internal sealed class ApiConnection : IDisposable
 
     public async Task SendRawAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
 
-    public async Task<string> ReadLineAsync() =>
-        await _reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) ?? throw new EndOfStreamException("the daemon closed the connection");
+    public Task<string> ReadLineAsync() => ReadLineAsync(TimeSpan.FromSeconds(30));
 
-    /// <summary>Sends one line and parses the response.</summary>
-    public async Task<JsonElement> CallAsync(string line)
+    public async Task<string> ReadLineAsync(TimeSpan timeout) =>
+        await _reader.ReadLineAsync().WaitAsync(timeout) ?? throw new EndOfStreamException("the daemon closed the connection");
+
+    /// <summary>Sends one line and parses the response (waiting up to 30 s, or <paramref name="timeout"/>).</summary>
+    public async Task<JsonElement> CallAsync(string line, TimeSpan? timeout = null)
     {
         await SendRawAsync(line + "\n");
-        return JsonDocument.Parse(await ReadLineAsync()).RootElement.Clone();
+        return JsonDocument.Parse(await ReadLineAsync(timeout ?? TimeSpan.FromSeconds(30))).RootElement.Clone();
     }
 
     public void Dispose()

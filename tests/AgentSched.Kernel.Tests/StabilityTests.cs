@@ -8,7 +8,7 @@ using AgentSched.Tests;
 
 namespace AgentSched.Kernel.Tests;
 
-/// <summary>agent_class in full mode under load: hogs and fork/exec churn past the kernel's 30 s watchdog, hundreds of spinners, and SCHED_FIFO spinners on every CPU.</summary>
+/// <summary>agent_class in full mode under load: hogs and fork/exec churn past the kernel's 30 s watchdog, hundreds of BURST spinners, and SCHED_FIFO spinners on every CPU.</summary>
 public sealed class StabilityTests
 {
     [Fact]
@@ -40,58 +40,87 @@ public sealed class StabilityTests
 
     /// <summary>
     /// Far more runnable tasks than the starvation guard can serve within its bound: 500 spinning
-    /// threads of one unmarked process (NORMAL, the queue the guard walks), released together, on
-    /// 2 vCPUs, so some task is always due and the guard acts on every dispatch. They must end their
-    /// run within a bound a stalled machine misses (1,000 threads spinning 8 s took about 14 s under
-    /// EEVDF in this guest and 29-35 s under agent_class), with agent_class attached throughout and
-    /// the guard serving.
+    /// threads of one process marked BURST before its first instruction (`agentsched run --class
+    /// burst`), released together, on 2 vCPUs. Their step budget demotes them, they then fill the
+    /// NORMAL queue the guard walks, so some task is always due and the guard acts on every
+    /// dispatch. They must end their run within a bound a stalled machine misses (1,000 unmarked
+    /// threads spinning 8 s took about 14 s under EEVDF in this guest and 29-35 s under agent_class),
+    /// with agent_class attached throughout, the demotions and the guard counted, and the daemon,
+    /// the one process that can undo the marks, answering `status` while they spin.
     /// </summary>
     [Fact]
-    public async Task HundredsOfSpinningThreadsEndOnTimeAndTheSchedulerStays()
+    public async Task HundredsOfSpinningBurstThreadsAreDemotedEndOnTimeAndLeaveTheDaemonReachable()
     {
         const int Threads = 500, Seconds = 4, BoundSeconds = 60;
-        using var scheduler = AgentClassScheduler.Load(new AgentClassTunables());
-        scheduler.Attach();
+        using var daemon = DaemonProcess.Start();
+        await daemon.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(60), "agent_class attached");
+        await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
         SchedExtStatus before = SchedExtStatus.Read();
-        IReadOnlyDictionary<AgentStat, ulong> statsBefore = scheduler.ReadStats();
+        JsonElement statsBefore = await SchedulerStatsAsync(daemon);
 
         var clock = Stopwatch.StartNew();
-        using Process spinner = Process.Start(ProcessRunner.StartInfo(RepoPaths.Workload, "spin",
-            "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--seconds", Seconds.ToString(CultureInfo.InvariantCulture),
-            "--run-us", "1000"))!;
+        using Process spinner = Process.Start(ProcessRunner.StartInfo(RepoPaths.Cli, "--socket", daemon.SocketPath, "run", "--class", "burst", "--",
+            RepoPaths.Workload, "spin", "--threads", Threads.ToString(CultureInfo.InvariantCulture),
+            "--seconds", Seconds.ToString(CultureInfo.InvariantCulture), "--run-us", "1000"))!;
         Task<string> output = spinner.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         Task<string> errors = spinner.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         bound.CancelAfter(TimeSpan.FromSeconds(BoundSeconds));
         bool ended = true;
+        string reachable;
         try
         {
+            // Ask once the spinners are under way: the process has used a second of CPU time.
+            while (!spinner.HasExited && ProcStat.CpuSeconds(spinner.Id) < 1)
+            {
+                await Task.Delay(100, bound.Token);
+            }
+            double asked = clock.Elapsed.TotalSeconds;
+            using (ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath))
+            {
+                JsonElement status = await c.CallAsync("""{"v":1,"op":"status"}""", TimeSpan.FromSeconds(BoundSeconds));
+                Assert.Equal(("sched_ext", true), (status.GetProperty("mode").GetString(), status.GetProperty("healthy").GetBoolean()));
+            }
+            double answered = clock.Elapsed.TotalSeconds;
+            bool during = !spinner.HasExited;
+            reachable = $"status asked at {asked:F1} s, answered at {answered:F1} s{(during ? ", the spinners still running" : ", after the spinners ended")}";
+            Assert.True(during, reachable);
             await spinner.WaitForExitAsync(bound.Token);
         }
         catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
         {
             ended = false;
+            reachable = "";
         }
         finally
         {
             if (!spinner.HasExited)
             {
-                spinner.Kill(); // a thousand spinners left behind would load every later test in this VM
+                spinner.Kill(); // hundreds of spinners left behind would load every later test in this VM
             }
         }
         double took = clock.Elapsed.TotalSeconds;
 
         SchedExtStatus after = SchedExtStatus.Read();
-        IReadOnlyDictionary<AgentStat, ulong> stats = scheduler.ReadStats();
-        ulong Delta(AgentStat s) => stats[s] - statsBefore[s];
-        string report = $"{Threads} spinners of {Seconds} s ended after {took:F1} s (bound {BoundSeconds} s): "
-            + $"{(ended ? ((await output) + (await errors)).Trim() : "still running")}; starve_dispatch +{Delta(AgentStat.StarveDispatch)}, dispatch_normal +{Delta(AgentStat.DispatchNormal)}";
+        JsonElement stats = await SchedulerStatsAsync(daemon);
+        ulong Delta(string name) => stats.GetProperty(name).GetUInt64() - statsBefore.GetProperty(name).GetUInt64();
+        string report = $"{Threads} BURST spinners of {Seconds} s ended after {took:F1} s (bound {BoundSeconds} s): "
+            + $"{(ended ? ((await output) + (await errors)).Trim() : "still running")}; {reachable}; demote_step +{Delta("demote_step")}, "
+            + $"demote_period +{Delta("demote_period")}, starve_dispatch +{Delta("starve_dispatch")}, dispatch_normal +{Delta("dispatch_normal")}";
         TestContext.Current.TestOutputHelper?.WriteLine(report);
         Assert.True(ended, report);
         Assert.Equal(0, spinner.ExitCode);
         Assert.Equal(("enabled", "agent_class", before.EnableSeq), (after.State, after.Ops, after.EnableSeq));
-        // The overload was real: the guard served due tasks.
-        Assert.True(Delta(AgentStat.StarveDispatch) > 0, report);
+        // The marks bought no unbounded priority: the budgets demoted the spinners ...
+        Assert.True(Delta("demote_step") + Delta("demote_period") > 0, report);
+        // ... and the overload was real: the guard served due tasks.
+        Assert.True(Delta("starve_dispatch") > 0, report);
+    }
+
+    private static async Task<JsonElement> SchedulerStatsAsync(DaemonProcess daemon)
+    {
+        using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
+        return (await c.CallAsync("""{"v":1,"op":"stats"}""", TimeSpan.FromSeconds(60))).GetProperty("scheduler");
     }
 
     /// <summary>

@@ -29,11 +29,7 @@ public sealed class CliKernelTests
         return d;
     }
 
-    private static async Task<JsonElement> CallAsync(DaemonProcess d, string line)
-    {
-        using ApiConnection c = await ApiConnection.OpenAsync(d.SocketPath);
-        return await c.CallAsync(line);
-    }
+    private static Task<JsonElement> CallAsync(DaemonProcess d, string line) => ApiConnection.CallOnceAsync(d.SocketPath, line);
 
     private static async Task<(ulong Burst, ulong Normal, ulong Batch, ulong Demotions)> DispatchesAsync(DaemonProcess d)
     {

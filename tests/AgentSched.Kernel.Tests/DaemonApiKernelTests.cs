@@ -25,11 +25,7 @@ public sealed class DaemonApiKernelTests
         return d;
     }
 
-    private static async Task<JsonElement> CallAsync(DaemonProcess d, string line)
-    {
-        using ApiConnection c = await ApiConnection.OpenAsync(d.SocketPath);
-        return await c.CallAsync(line);
-    }
+    private static Task<JsonElement> CallAsync(DaemonProcess d, string line) => ApiConnection.CallOnceAsync(d.SocketPath, line);
 
     private static Task<JsonElement> StatusAsync(DaemonProcess d) => CallAsync(d, """{"v":1,"op":"status"}""");
 

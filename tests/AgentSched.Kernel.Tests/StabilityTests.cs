@@ -52,9 +52,7 @@ public sealed class StabilityTests
     public async Task HundredsOfSpinningBurstThreadsAreDemotedEndOnTimeAndLeaveTheDaemonReachable()
     {
         const int Threads = 500, Seconds = 4, BoundSeconds = 60;
-        using var daemon = DaemonProcess.Start();
-        await daemon.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(60), "agent_class attached");
-        await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        using DaemonProcess daemon = await StartAttachedAsync();
         SchedExtStatus before = SchedExtStatus.Read();
         JsonElement statsBefore = await SchedulerStatsAsync(daemon);
 
@@ -76,11 +74,8 @@ public sealed class StabilityTests
                 await Task.Delay(100, bound.Token);
             }
             double asked = clock.Elapsed.TotalSeconds;
-            using (ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath))
-            {
-                JsonElement status = await c.CallAsync("""{"v":1,"op":"status"}""", TimeSpan.FromSeconds(BoundSeconds));
-                Assert.Equal(("sched_ext", true), (status.GetProperty("mode").GetString(), status.GetProperty("healthy").GetBoolean()));
-            }
+            JsonElement status = await ApiConnection.CallOnceAsync(daemon.SocketPath, """{"v":1,"op":"status"}""", TimeSpan.FromSeconds(BoundSeconds));
+            Assert.Equal(("sched_ext", true), (status.GetProperty("mode").GetString(), status.GetProperty("healthy").GetBoolean()));
             double answered = clock.Elapsed.TotalSeconds;
             bool during = !spinner.HasExited;
             reachable = $"status asked at {asked:F1} s, answered at {answered:F1} s{(during ? ", the spinners still running" : ", after the spinners ended")}";
@@ -117,11 +112,24 @@ public sealed class StabilityTests
         Assert.True(Delta("starve_dispatch") > 0, report);
     }
 
-    private static async Task<JsonElement> SchedulerStatsAsync(DaemonProcess daemon)
+    private static async Task<DaemonProcess> StartAttachedAsync()
     {
-        using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
-        return (await c.CallAsync("""{"v":1,"op":"stats"}""", TimeSpan.FromSeconds(60))).GetProperty("scheduler");
+        DaemonProcess daemon = DaemonProcess.Start();
+        try
+        {
+            await daemon.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(60), "agent_class attached");
+            await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+            return daemon;
+        }
+        catch
+        {
+            daemon.Dispose();
+            throw;
+        }
     }
+
+    private static async Task<JsonElement> SchedulerStatsAsync(DaemonProcess daemon) =>
+        (await ApiConnection.CallOnceAsync(daemon.SocketPath, """{"v":1,"op":"stats"}""", TimeSpan.FromSeconds(60))).GetProperty("scheduler");
 
     /// <summary>
     /// SCHED_FIFO spinners on every CPU for 30 s. Real-time tasks run before every sched_ext task,
@@ -140,9 +148,7 @@ public sealed class StabilityTests
     public async Task FifoSpinnersOnEveryCpuNeitherEjectTheSchedulerNorStopItsTasks()
     {
         const int Seconds = 30;
-        using var daemon = DaemonProcess.Start();
-        await daemon.WaitForSchedExtAsync(s => s is { State: "enabled", Ops: "agent_class" }, TimeSpan.FromSeconds(60), "agent_class attached");
-        await daemon.WaitForSocketAsync(TimeSpan.FromSeconds(30));
+        using DaemonProcess daemon = await StartAttachedAsync();
         SchedExtStatus before = SchedExtStatus.Read();
 
         var clock = Stopwatch.StartNew();
@@ -174,8 +180,7 @@ public sealed class StabilityTests
                 await Task.Delay(100, TestContext.Current.CancellationToken);
             }
             double spinning = clock.Elapsed.TotalSeconds, asked = spinning;
-            using ApiConnection c = await ApiConnection.OpenAsync(daemon.SocketPath);
-            JsonElement status = await c.CallAsync("""{"v":1,"op":"status"}""", TimeSpan.FromSeconds(90));
+            JsonElement status = await ApiConnection.CallOnceAsync(daemon.SocketPath, """{"v":1,"op":"status"}""", TimeSpan.FromSeconds(90));
             double answered = clock.Elapsed.TotalSeconds;
             foreach (Process spinner in spinners)
             {

@@ -25,6 +25,13 @@ internal sealed class ApiConnection : IDisposable
         return new ApiConnection(socket);
     }
 
+    /// <summary>Opens a connection to <paramref name="socketPath"/>, makes one call on it and closes it.</summary>
+    public static async Task<JsonElement> CallOnceAsync(string socketPath, string line, TimeSpan? timeout = null)
+    {
+        using ApiConnection c = await OpenAsync(socketPath);
+        return await c.CallAsync(line, timeout);
+    }
+
     /// <summary>Sends raw bytes (which may hold several lines, or none).</summary>
     public async Task SendRawAsync(string text) => await _stream.WriteAsync(Encoding.UTF8.GetBytes(text));
 
